@@ -1,0 +1,338 @@
+//! A throwaway PostgreSQL cluster: `initdb` into a temporary directory, `postgres` on a free
+//! port, everything removed when the [`Cluster`] is dropped.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::Pid;
+
+use crate::binaries::Binaries;
+use crate::error::{Error, Result};
+use crate::owner::Owner;
+use crate::profile::{machine_memory_bytes, Profile};
+
+const SUPERUSER: &str = "stroom";
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What to start.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterOptions {
+    /// Settings profile.
+    pub profile: Profile,
+    /// Leave the server running and its files in place when dropped.
+    pub keep: bool,
+}
+
+/// A running throwaway cluster. Dropping it stops the server and removes its directory,
+/// unless it was started with `keep`.
+#[derive(Debug)]
+pub struct Cluster {
+    dir: PathBuf,
+    port: u16,
+    pid: Pid,
+    exited: mpsc::Receiver<()>,
+    keep: bool,
+    profile: Profile,
+    version: String,
+}
+
+impl Cluster {
+    /// Finds the binaries, runs `initdb` and starts the server; returns once it accepts
+    /// connections.
+    pub fn start(options: ClusterOptions) -> Result<Self> {
+        let binaries = Binaries::discover()?;
+        let owner = Owner::for_server()?;
+        let dir = tempfile::Builder::new()
+            .prefix("stroom-pg-")
+            .tempdir()
+            .map_err(Error::io("creating the cluster's temporary directory"))?
+            .keep();
+        match Self::start_in(&dir, &binaries, &owner, options) {
+            Ok(cluster) => Ok(cluster),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
+    }
+
+    fn start_in(
+        dir: &Path,
+        bin: &Binaries,
+        owner: &Owner,
+        options: ClusterOptions,
+    ) -> Result<Self> {
+        let data = dir.join("data");
+        let sockets = dir.join("sockets");
+        std::fs::create_dir(&sockets).map_err(Error::io("creating the socket directory"))?;
+        owner.give(dir)?;
+        owner.give(&sockets)?;
+
+        let mut initdb = Command::new(bin.program("initdb"));
+        initdb
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+            ])
+            .current_dir(dir)
+            .stdin(Stdio::null());
+        owner.apply(&mut initdb);
+        let out = initdb.output().map_err(Error::io("running initdb"))?;
+        if !out.status.success() {
+            return Err(Error::ServerProgram {
+                program: "initdb",
+                detail: last_lines(&out.stderr, 3),
+            });
+        }
+
+        let settings = options.profile.settings(machine_memory_bytes());
+        let mut last_err = None;
+        for _attempt in 0..5 {
+            let port = free_port()?;
+            match spawn_postgres(dir, bin, owner, &settings, port, options.keep) {
+                Ok((pid, exited)) => {
+                    let cluster = Self {
+                        dir: dir.to_path_buf(),
+                        port,
+                        pid,
+                        exited,
+                        keep: options.keep,
+                        profile: options.profile,
+                        version: bin.version.clone(),
+                    };
+                    match cluster.wait_ready() {
+                        Ok(()) => return Ok(cluster),
+                        Err(e) => {
+                            // Stop the server but keep the directory for the next attempt.
+                            let mut cluster = cluster;
+                            cluster.stop_server();
+                            cluster.keep = true;
+                            drop(cluster);
+                            last_err = Some(e);
+                            if !log_says_port_taken(dir) {
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_err.expect("at least one start was attempted"))
+    }
+
+    /// `postgres://` URL of the `postgres` database, over TCP on the loopback interface.
+    pub fn url(&self) -> String {
+        self.url_for("postgres")
+    }
+
+    /// `postgres://` URL of database `name` on this cluster.
+    pub fn url_for(&self, name: &str) -> String {
+        format!("postgres://{SUPERUSER}@127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// The cluster's directory: `data/`, `sockets/` and `postgres.log`.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The postmaster's process id.
+    pub fn pid(&self) -> u32 {
+        self.pid.as_raw() as u32
+    }
+
+    /// The settings profile it runs with.
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    /// `postgres --version` of the binaries it runs.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// How to connect with psql, for `--keep-db`.
+    pub fn psql_hint(&self) -> String {
+        format!(
+            "psql 'postgresql://{SUPERUSER}@127.0.0.1:{port}/postgres'   (stop it with: kill -INT {pid}; then rm -rf {dir})",
+            port = self.port,
+            pid = self.pid,
+            dir = self.dir.display()
+        )
+    }
+
+    fn wait_ready(&self) -> Result<()> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let pidfile = self.dir.join("data/postmaster.pid");
+        while Instant::now() < deadline {
+            if self.exited.try_recv().is_ok() {
+                return Err(Error::ServerProgram {
+                    program: "postgres",
+                    detail: log_tail(&self.dir.join("postgres.log")),
+                });
+            }
+            // Line 8 of postmaster.pid reads "ready" once the server accepts connections.
+            let ready = std::fs::read_to_string(&pidfile)
+                .is_ok_and(|s| s.lines().nth(7).is_some_and(|l| l.trim() == "ready"));
+            if ready && TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        Err(Error::NotReady {
+            seconds: READY_TIMEOUT.as_secs(),
+            log: self.dir.join("postgres.log"),
+        })
+    }
+
+    /// Fast shutdown (SIGINT), then SIGKILL of the whole process group if it lingers.
+    fn stop_server(&mut self) {
+        if kill(self.pid, Signal::SIGINT).is_err() {
+            return;
+        }
+        if self.exited.recv_timeout(STOP_TIMEOUT).is_err() {
+            let _ = killpg(self.pid, Signal::SIGKILL);
+            let _ = self.exited.recv_timeout(Duration::from_secs(5));
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        self.stop_server();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Starts `postgres` from a keeper thread that lives as long as the server does. Unless the
+/// cluster is kept, the server gets SIGQUIT when stroom dies (even by SIGKILL), because
+/// parent-death signals follow the thread that spawned the child.
+fn spawn_postgres(
+    dir: &Path,
+    bin: &Binaries,
+    owner: &Owner,
+    settings: &[(&'static str, String)],
+    port: u16,
+    keep: bool,
+) -> Result<(Pid, mpsc::Receiver<()>)> {
+    let log = File::create(dir.join("postgres.log")).map_err(Error::io("creating postgres.log"))?;
+    let log2 = log.try_clone().map_err(Error::io("opening postgres.log"))?;
+    let mut cmd = Command::new(bin.program("postgres"));
+    cmd.arg("-D")
+        .arg(dir.join("data"))
+        .arg("-p")
+        .arg(port.to_string())
+        .arg("-k")
+        .arg(dir.join("sockets"))
+        .args(["-c", "listen_addresses=127.0.0.1"])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2);
+    for (name, value) in settings {
+        cmd.arg("-c").arg(format!("{name}={value}"));
+    }
+    owner.apply(&mut cmd);
+    {
+        use std::os::unix::process::CommandExt;
+        // Its own process group: a terminal's Ctrl-C reaches stroom, which then stops the
+        // server in order, instead of reaching both at once.
+        cmd.process_group(0);
+    }
+    if !keep {
+        die_with_parent(&mut cmd);
+    }
+
+    let (started_tx, started_rx) = mpsc::channel();
+    let (exited_tx, exited_rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("stroom-postgres".into())
+        .spawn(move || match cmd.spawn() {
+            Ok(mut child) => {
+                let _ = started_tx.send(Ok(child.id()));
+                let _ = child.wait();
+                let _ = exited_tx.send(());
+            }
+            Err(e) => {
+                let _ = started_tx.send(Err(e));
+            }
+        })
+        .map_err(Error::io("starting the postgres keeper thread"))?;
+    let pid = started_rx
+        .recv()
+        .map_err(|_| Error::ServerProgram {
+            program: "postgres",
+            detail: "keeper thread died".into(),
+        })?
+        .map_err(Error::io("starting postgres"))?;
+    Ok((Pid::from_raw(pid as i32), exited_rx))
+}
+
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe, and the closure touches no memory of the parent.
+    // It runs after the uid switch, which would otherwise clear the setting.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGQUIT) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_cmd: &mut Command) {}
+
+fn free_port() -> Result<u16> {
+    let listener =
+        TcpListener::bind(("127.0.0.1", 0)).map_err(Error::io("finding a free TCP port"))?;
+    let port = listener
+        .local_addr()
+        .map_err(Error::io("finding a free TCP port"))?
+        .port();
+    Ok(port)
+}
+
+fn log_says_port_taken(dir: &Path) -> bool {
+    log_tail(&dir.join("postgres.log")).contains("could not bind")
+}
+
+fn log_tail(path: &Path) -> String {
+    let Ok(mut f) = File::open(path) else {
+        return String::from("(no log)");
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(4096)));
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    last_lines(&buf, 3)
+}
+
+fn last_lines(bytes: &[u8], n: usize) -> String {
+    let lines: Vec<String> = BufReader::new(bytes)
+        .lines()
+        .map_while(|l| l.ok())
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
+}

@@ -1,0 +1,31 @@
+//! Progress lines on stderr for long phases.
+
+use std::time::Instant;
+
+/// One phase's progress: a start line, then a line with its rate when it ends.
+#[derive(Debug)]
+pub struct Progress {
+    name: String,
+    started: Instant,
+}
+
+impl Progress {
+    /// Announces a phase.
+    pub fn phase(name: &str) -> Self {
+        eprintln!("stroom: {name} …");
+        Self {
+            name: name.to_string(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Reports `events` done in `secs` (the measured interval, not the wall time of the phase).
+    pub fn done(self, events: u64, secs: f64) {
+        eprintln!(
+            "stroom: {}: {events} events in {secs:.2} s ({:.0} events/s; phase took {:.1} s)",
+            self.name,
+            events as f64 / secs,
+            self.started.elapsed().as_secs_f64()
+        );
+    }
+}

@@ -1,0 +1,70 @@
+//! The store's table layouts and payload column types, chosen at run time.
+
+use std::fmt;
+
+/// How the log is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Declaratively partitioned by school, one LIST partition per school (the target).
+    Partitioned,
+    /// One unpartitioned table with a global insert order (the 2017 baseline).
+    SingleLog,
+}
+
+/// The payload column's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadType {
+    /// `jsonb`: parsed and stored binary by the server.
+    Jsonb,
+    /// `json`: stored as text, checked on input.
+    Json,
+    /// `bytea`: raw bytes, not checked.
+    Bytea,
+}
+
+impl Layout {
+    /// The name scenarios and results use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Partitioned => "partitioned",
+            Self::SingleLog => "single-log",
+        }
+    }
+
+    /// Parses a scenario's spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Partitioned, Self::SingleLog]
+            .into_iter()
+            .find(|l| l.name() == s)
+    }
+}
+
+impl PayloadType {
+    /// The name scenarios and results use, which is also the SQL type.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Jsonb => "jsonb",
+            Self::Json => "json",
+            Self::Bytea => "bytea",
+        }
+    }
+
+    /// Parses a scenario's spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Jsonb, Self::Json, Self::Bytea]
+            .into_iter()
+            .find(|p| p.name() == s)
+    }
+}
+
+impl fmt::Display for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl fmt::Display for PayloadType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

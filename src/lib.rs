@@ -1,0 +1,83 @@
+//! The `stroom` binary's library half: it parses the command line and calls library code.
+//! `main.rs` only hands over to [`main`], so tests can drive the CLI through [`Cli`].
+
+mod cli;
+mod database;
+mod interrupt;
+
+use std::process::ExitCode;
+
+pub use cli::{Cli, Command, DbCommand, DbKind};
+
+/// Runs one command line to completion and returns the process exit code. Errors are printed
+/// as one line.
+pub fn main(cli: Cli) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(anyhow::Error::new(e).context("starting the async runtime")),
+    };
+    let outcome = runtime.block_on(interrupt::unless_interrupted(run(cli)));
+    drop(runtime);
+    match outcome {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => fail(e),
+        Err(signal) => {
+            eprintln!("stroom: interrupted by {signal}; stopped and removed what this run started");
+            ExitCode::from(130)
+        }
+    }
+}
+
+fn fail(e: anyhow::Error) -> ExitCode {
+    eprintln!("stroom: error: {}", one_line(&e));
+    ExitCode::FAILURE
+}
+
+/// The error chain as one line, leaving out causes whose text the line already holds.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace('\n', " ")
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Db(DbCommand::Start) => {
+            let db = database::open(&cli, None, None).await?;
+            println!("{}", db.url());
+            eprintln!("stroom: {}; Ctrl-C stops it", db.describe());
+            if let Some(cluster) = db.cluster() {
+                eprintln!("stroom: connect with {}", cluster.psql_hint());
+            }
+            std::future::pending::<()>().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { scenario, results } => {
+            let scenario = stroom_loadgen::Scenario::load(scenario)?;
+            let db = database::open(
+                &cli,
+                Some(scenario.profile),
+                scenario.database_url.as_deref(),
+            )
+            .await?;
+            let outcome = stroom_loadgen::run(&scenario, &db, results).await?;
+            Ok(if outcome.passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            })
+        }
+    }
+}
