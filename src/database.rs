@@ -59,10 +59,10 @@ impl std::ops::Deref for KeptDatabase {
 impl Drop for KeptDatabase {
     fn drop(&mut self) {
         if let (true, Some(cluster)) = (self.keep, self.db.cluster()) {
-            eprintln!(
-                "stroom: kept the database; connect with {}",
+            stroom_loadgen::note(format_args!(
+                "kept the database; connect with {}",
                 cluster.psql_hint()
-            );
+            ));
         }
     }
 }

@@ -25,14 +25,16 @@ pub fn main(cli: Cli) -> ExitCode {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => fail(e),
         Err(signal) => {
-            eprintln!("stroom: interrupted by {signal}; stopped and removed what this run started");
+            stroom_loadgen::note(format_args!(
+                "interrupted by {signal}; stopped and removed what this run started"
+            ));
             ExitCode::from(130)
         }
     }
 }
 
 fn fail(e: anyhow::Error) -> ExitCode {
-    eprintln!("stroom: error: {}", one_line(&e));
+    stroom_loadgen::note(format_args!("error: {}", one_line(&e)));
     ExitCode::FAILURE
 }
 
@@ -57,9 +59,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Db(DbCommand::Start) => {
             let db = database::open(&cli, None, None).await?;
             println!("{}", db.url());
-            eprintln!("stroom: {}; Ctrl-C stops it", db.describe());
+            stroom_loadgen::note(format_args!("{}; Ctrl-C stops it", db.describe()));
             if let Some(cluster) = db.cluster() {
-                eprintln!("stroom: connect with {}", cluster.psql_hint());
+                stroom_loadgen::note(format_args!("connect with {}", cluster.psql_hint()));
             }
             std::future::pending::<()>().await;
             Ok(ExitCode::SUCCESS)

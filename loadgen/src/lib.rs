@@ -16,6 +16,7 @@ mod synthetic;
 pub use environment::Environment;
 pub use error::{Error, Result};
 pub use figures::{Figure, Figures};
+pub use progress::note;
 pub use result_file::{RunResult, RESULT_VERSION};
 pub use run::{run, Outcome};
 pub use scenario::{Calibrate, Scenario};

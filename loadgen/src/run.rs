@@ -3,15 +3,17 @@
 use std::path::{Path, PathBuf};
 
 use sqlx::postgres::PgPoolOptions;
+use sqlx::Connection;
 use stroom_cluster::Database;
 use stroom_reference::{Schema, School, Store};
 
 use crate::environment::Environment;
 use crate::error::{Error, Result};
-use crate::progress::Progress;
+use crate::progress::{note, Progress};
 use crate::result_file::{write_run_dir, RunResult};
 use crate::scenario::Scenario;
 use crate::{calibrate, report_md, synthetic};
+use std::io::Write;
 
 /// What a finished run produced.
 #[derive(Debug)]
@@ -28,7 +30,19 @@ pub struct Outcome {
 /// `results_root/<name>/<timestamp>/`.
 pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Result<Outcome> {
     let started = chrono::Utc::now();
-    eprintln!("stroom: scenario '{}' on {}", scenario.name, db.describe());
+    note(format_args!(
+        "scenario '{}' on {}",
+        scenario.name,
+        db.describe()
+    ));
+    // One plain connection first: a refused or misconfigured server fails at once instead of
+    // after the pool's acquire timeout.
+    sqlx::PgConnection::connect(db.url())
+        .await
+        .map_err(Error::Connect)?
+        .close()
+        .await
+        .ok();
     let pool = PgPoolOptions::new()
         .max_connections(32)
         .connect(db.url())
@@ -80,8 +94,8 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
         &stamp,
         &[("result.json", json), ("report.md", md.clone())],
     )?;
-    println!("{md}");
-    eprintln!("stroom: wrote {}", dir.display());
+    let _ = writeln!(std::io::stdout().lock(), "{md}");
+    note(format_args!("wrote {}", dir.display()));
     Ok(Outcome {
         dir,
         passed: true,
