@@ -100,7 +100,7 @@ impl Database {
                 c.dir().display()
             ),
             #[cfg(feature = "testcontainers")]
-            Server::Docker(_) => format!("docker container at {}", self.url),
+            Server::Docker(c) => format!("docker container at {}", c.url()),
         }
     }
 }

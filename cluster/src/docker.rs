@@ -9,7 +9,8 @@ use crate::profile::{machine_memory_bytes, Profile};
 
 /// A running container; removed when dropped.
 pub struct Container {
-    inner: TcContainer<Postgres>,
+    /// Held for its Drop, which removes the container.
+    _container: TcContainer<Postgres>,
     url: String,
 }
 
@@ -27,20 +28,22 @@ impl Container {
             cmd.push("-c".into());
             cmd.push(format!("{name}={value}"));
         }
-        let inner = Postgres::default()
+        let container = Postgres::default()
             .with_cmd(cmd)
             .start()
             .map_err(|e| Error::Docker(e.to_string()))?;
-        let port = inner
+        let port = container
             .get_host_port_ipv4(5432)
             .map_err(|e| Error::Docker(e.to_string()))?;
         let url = format!("postgres://postgres:postgres@127.0.0.1:{port}/postgres");
-        Ok(Self { inner, url })
+        Ok(Self {
+            _container: container,
+            url,
+        })
     }
 
     /// The connection URL.
     pub fn url(&self) -> String {
-        let _ = &self.inner;
         self.url.clone()
     }
 }

@@ -24,6 +24,9 @@ fn events() -> Vec<(StoredEvent, i64)> {
         .collect()
 }
 
+/// id, school, stream, version, type, recorded_at (µs), payload text, position.
+type StoredRow = (Uuid, i32, Uuid, i64, String, i64, String, i64);
+
 async fn round_trip(layout: Layout, payload: PayloadType) {
     let db = TestDatabase::create().await;
     let store = Store::install(db.pool().await, Schema { layout, payload })
@@ -47,8 +50,7 @@ async fn round_trip(layout: Layout, payload: PayloadType) {
     } else {
         sql.to_string()
     };
-    let back: Vec<(Uuid, i32, Uuid, i64, String, i64, String, i64)> =
-        sqlx::query_as(&sql).fetch_all(store.pool()).await.unwrap();
+    let back: Vec<StoredRow> = sqlx::query_as(&sql).fetch_all(store.pool()).await.unwrap();
     assert_eq!(back.len(), rows.len());
     for ((e, pos), b) in rows.iter().zip(back) {
         assert_eq!(
