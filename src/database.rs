@@ -16,13 +16,7 @@ pub async fn open(
     let url = cli.database_url.as_deref().or(scenario_url);
     let source = match (url, cli.db) {
         (Some(url), _) => Source::Url(url.to_string()),
-        (None, DbKind::Embedded) => Source::from_url_or_embedded(
-            None,
-            ClusterOptions {
-                profile,
-                keep: cli.keep_db,
-            },
-        ),
+        (None, DbKind::Embedded) => Source::from_url_or_embedded(None, ClusterOptions { profile, keep: cli.keep_db }),
         #[cfg(feature = "testcontainers")]
         (None, DbKind::Docker) => Source::Docker(profile),
         #[cfg(not(feature = "testcontainers"))]
@@ -35,10 +29,7 @@ pub async fn open(
         .await
         .context("starting the database")?
         .context("starting the database")?;
-    Ok(KeptDatabase {
-        db,
-        keep: cli.keep_db,
-    })
+    Ok(KeptDatabase { db, keep: cli.keep_db })
 }
 
 /// A database that prints how to reach it on the way out when `--keep-db` was given.
@@ -59,10 +50,7 @@ impl std::ops::Deref for KeptDatabase {
 impl Drop for KeptDatabase {
     fn drop(&mut self) {
         if let (true, Some(cluster)) = (self.keep, self.db.cluster()) {
-            stroom_loadgen::note(format_args!(
-                "kept the database; connect with {}",
-                cluster.psql_hint()
-            ));
+            stroom_loadgen::note(format_args!("kept the database; connect with {}", cluster.psql_hint()));
         }
     }
 }

@@ -12,10 +12,7 @@ pub use cli::{Cli, Command, DbCommand, DbKind};
 /// Runs one command line to completion and returns the process exit code. Errors are printed
 /// as one line.
 pub fn main(cli: Cli) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return fail(anyhow::Error::new(e).context("starting the async runtime")),
     };
@@ -25,9 +22,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => fail(e),
         Err(signal) => {
-            stroom_loadgen::note(format_args!(
-                "interrupted by {signal}; stopped and removed what this run started"
-            ));
+            stroom_loadgen::note(format_args!("interrupted by {signal}; stopped and removed what this run started"));
             ExitCode::from(130)
         }
     }
@@ -68,18 +63,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Run { scenario, results } => {
             let scenario = stroom_loadgen::Scenario::load(scenario)?;
-            let db = database::open(
-                &cli,
-                Some(scenario.profile),
-                scenario.database_url.as_deref(),
-            )
-            .await?;
+            let db = database::open(&cli, Some(scenario.profile), scenario.database_url.as_deref()).await?;
             let outcome = stroom_loadgen::run(&scenario, &db, results).await?;
-            Ok(if outcome.passed {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(3)
-            })
+            Ok(if outcome.passed { ExitCode::SUCCESS } else { ExitCode::from(3) })
         }
     }
 }

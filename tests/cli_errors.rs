@@ -14,40 +14,21 @@ fn stroom(args: &[&str], envs: &[(&str, &str)]) -> Output {
 fn the_error_line(out: &Output) -> String {
     assert!(!out.status.success());
     let stderr = String::from_utf8(out.stderr.clone()).unwrap();
-    let errors: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.starts_with("stroom: error"))
-        .collect();
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("stroom: error")).collect();
     assert_eq!(errors.len(), 1, "expected one error line, got: {stderr}");
-    assert_eq!(
-        stderr.lines().last(),
-        Some(errors[0]),
-        "the error comes last: {stderr}"
-    );
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("backtrace"),
-        "{stderr}"
-    );
+    assert_eq!(stderr.lines().last(), Some(errors[0]), "the error comes last: {stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
     errors[0].to_string()
 }
 
 #[test]
 fn missing_server_binaries_say_how_to_get_them() {
     let empty = tempfile::tempdir().unwrap();
-    let out = stroom(
-        &["db", "start"],
-        &[("STROOM_PG_BINDIR", empty.path().to_str().unwrap())],
-    );
+    let out = stroom(&["db", "start"], &[("STROOM_PG_BINDIR", empty.path().to_str().unwrap())]);
     let line = the_error_line(&out);
-    assert!(
-        line.starts_with("stroom: error: starting the database: no PostgreSQL server binaries"),
-        "{line}"
-    );
+    assert!(line.starts_with("stroom: error: starting the database: no PostgreSQL server binaries"), "{line}");
     assert!(line.contains("STROOM_PG_BINDIR="), "{line}");
-    assert!(
-        line.contains("install your distribution's PostgreSQL server package"),
-        "{line}"
-    );
+    assert!(line.contains("install your distribution's PostgreSQL server package"), "{line}");
     assert!(line.contains("DATABASE_URL"), "{line}");
 }
 
@@ -55,16 +36,9 @@ fn missing_server_binaries_say_how_to_get_them() {
 fn a_malformed_scenario_fails_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
-    std::fs::write(
-        &path,
-        "name = \"bad\"\n[population]\nschools = 3\n[load]\nevents = \"many\"\n",
-    )
-    .unwrap();
+    std::fs::write(&path, "name = \"bad\"\n[population]\nschools = 3\n[load]\nevents = \"many\"\n").unwrap();
     // A binary directory with nothing in it proves no database was started first.
-    let out = stroom(
-        &["run", path.to_str().unwrap()],
-        &[("STROOM_PG_BINDIR", dir.path().to_str().unwrap())],
-    );
+    let out = stroom(&["run", path.to_str().unwrap()], &[("STROOM_PG_BINDIR", dir.path().to_str().unwrap())]);
     let line = the_error_line(&out);
     assert!(line.contains("bad.toml:5: "), "{line}");
     assert!(line.contains("invalid type"), "{line}");
@@ -73,30 +47,15 @@ fn a_malformed_scenario_fails_before_anything_runs() {
 #[test]
 fn a_missing_scenario_file_is_one_line() {
     let line = the_error_line(&stroom(&["run", "/nonexistent/x.toml"], &[]));
-    assert!(
-        line.starts_with("stroom: error: reading /nonexistent/x.toml: "),
-        "{line}"
-    );
+    assert!(line.starts_with("stroom: error: reading /nonexistent/x.toml: "), "{line}");
 }
 
 #[test]
 fn an_unreachable_database_is_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.toml");
-    std::fs::write(
-        &path,
-        "name = \"s\"\n[population]\nschools = 1\n[load]\nevents = 10\n",
-    )
-    .unwrap();
-    let out = stroom(
-        &[
-            "run",
-            path.to_str().unwrap(),
-            "--database-url",
-            "postgres://nobody@127.0.0.1:1/x",
-        ],
-        &[],
-    );
+    std::fs::write(&path, "name = \"s\"\n[population]\nschools = 1\n[load]\nevents = 10\n").unwrap();
+    let out = stroom(&["run", path.to_str().unwrap(), "--database-url", "postgres://nobody@127.0.0.1:1/x"], &[]);
     let line = the_error_line(&out);
     assert!(line.contains("connecting to the database"), "{line}");
 }

@@ -45,12 +45,7 @@ fn wait_for(child: &mut Child, marker: &str) -> Vec<String> {
 }
 
 fn postmaster_pid(tmp: &Path) -> Pid {
-    let cluster = std::fs::read_dir(tmp)
-        .unwrap()
-        .next()
-        .expect("a cluster directory")
-        .unwrap()
-        .path();
+    let cluster = std::fs::read_dir(tmp).unwrap().next().expect("a cluster directory").unwrap().path();
     let pidfile = std::fs::read_to_string(cluster.join("data/postmaster.pid")).unwrap();
     Pid::from_raw(pidfile.lines().next().unwrap().trim().parse().unwrap())
 }
@@ -65,14 +60,8 @@ fn interrupt_and_check(mut child: Child, tmp: &Path) {
     while kill(server, None).is_ok() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(
-        kill(server, None).is_err(),
-        "postgres {server} still runs after stroom exited"
-    );
-    let left: Vec<_> = std::fs::read_dir(tmp)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    assert!(kill(server, None).is_err(), "postgres {server} still runs after stroom exited");
+    let left: Vec<_> = std::fs::read_dir(tmp).unwrap().map(|e| e.unwrap().path()).collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
@@ -99,19 +88,9 @@ fn sigint_during_a_run_cleans_up() {
     let results = scenario_dir.path().join("results");
     let mut child = stroom(
         tmp.path(),
-        &[
-            "run",
-            moved.to_str().unwrap(),
-            "--profile",
-            "fast",
-            "--results",
-            results.to_str().unwrap(),
-        ],
+        &["run", moved.to_str().unwrap(), "--profile", "fast", "--results", results.to_str().unwrap()],
     );
     wait_for(&mut child, "calibrate: COPY in");
     interrupt_and_check(child, tmp.path());
-    assert!(
-        !results.exists(),
-        "an interrupted run must not leave a result directory"
-    );
+    assert!(!results.exists(), "an interrupted run must not leave a result directory");
 }

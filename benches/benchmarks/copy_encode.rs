@@ -20,6 +20,7 @@ fn sample(n: u64) -> Vec<StoredEvent> {
                 i % 2000,
                 i % 60_000
             ),
+            metadata: "{}".into(),
         })
         .collect()
 }
@@ -29,19 +30,15 @@ fn encode(c: &mut Criterion) {
     let mut group = c.benchmark_group("copy_encode");
     group.throughput(Throughput::Elements(events.len() as u64));
     for payload in [PayloadType::Jsonb, PayloadType::Bytea] {
-        group.bench_with_input(
-            BenchmarkId::from_parameter(payload),
-            &events,
-            |b, events| {
-                b.iter(|| {
-                    let mut enc = RowEncoder::new(payload);
-                    for (i, e) in events.iter().enumerate() {
-                        enc.push(e, i as i64 + 1);
-                    }
-                    enc.len()
-                })
-            },
-        );
+        group.bench_with_input(BenchmarkId::from_parameter(payload), &events, |b, events| {
+            b.iter(|| {
+                let mut enc = RowEncoder::new(payload);
+                for (i, e) in events.iter().enumerate() {
+                    enc.push(e, i as i64 + 1);
+                }
+                enc.len()
+            })
+        });
     }
     group.finish();
 }

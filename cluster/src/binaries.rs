@@ -28,40 +28,29 @@ impl Binaries {
     pub fn discover() -> Result<Self> {
         if let Some(dir) = std::env::var_os(BINDIR_ENV) {
             let dir = PathBuf::from(dir);
-            return Self::at(&dir).ok_or_else(|| Error::BinariesNotFound {
-                searched: format!("{BINDIR_ENV}={}", dir.display()),
-            });
+            return Self::at(&dir)
+                .ok_or_else(|| Error::BinariesNotFound { searched: format!("{BINDIR_ENV}={}", dir.display()) });
         }
-        candidates()
-            .into_iter()
-            .find_map(|dir| Self::at(&dir))
-            .ok_or_else(|| Error::BinariesNotFound {
-                searched: "PATH, `pg_config --bindir`, /usr/lib/postgresql/*/bin and \
+        candidates().into_iter().find_map(|dir| Self::at(&dir)).ok_or_else(|| Error::BinariesNotFound {
+            searched: "PATH, `pg_config --bindir`, /usr/lib/postgresql/*/bin and \
                            /usr/pgsql-*/bin"
-                    .into(),
-            })
+                .into(),
+        })
     }
 
     fn at(dir: &Path) -> Option<Self> {
         if !is_executable(&dir.join("initdb")) || !is_executable(&dir.join("postgres")) {
             return None;
         }
-        let out = Command::new(dir.join("postgres"))
-            .arg("--version")
-            .output()
-            .ok()?;
+        let out = Command::new(dir.join("postgres")).arg("--version").output().ok()?;
         let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        Some(Self {
-            dir: dir.to_path_buf(),
-            version,
-        })
+        Some(Self { dir: dir.to_path_buf(), version })
     }
 }
 
 fn candidates() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
+    let mut dirs: Vec<PathBuf> =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
     if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
         if out.status.success() {
             dirs.push(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));

@@ -63,12 +63,7 @@ impl Cluster {
         }
     }
 
-    fn start_in(
-        dir: &Path,
-        bin: &Binaries,
-        owner: &Owner,
-        options: ClusterOptions,
-    ) -> Result<Self> {
+    fn start_in(dir: &Path, bin: &Binaries, owner: &Owner, options: ClusterOptions) -> Result<Self> {
         let data = dir.join("data");
         let sockets = dir.join("sockets");
         std::fs::create_dir(&sockets).map_err(Error::io("creating the socket directory"))?;
@@ -79,23 +74,13 @@ impl Cluster {
         initdb
             .arg("-D")
             .arg(&data)
-            .args([
-                "-U",
-                SUPERUSER,
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--locale=C",
-                "--no-sync",
-            ])
+            .args(["-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"])
             .current_dir(dir)
             .stdin(Stdio::null());
         owner.apply(&mut initdb);
         let out = initdb.output().map_err(Error::io("running initdb"))?;
         if !out.status.success() {
-            return Err(Error::ServerProgram {
-                program: "initdb",
-                detail: last_lines(&out.stderr, 3),
-            });
+            return Err(Error::ServerProgram { program: "initdb", detail: last_lines(&out.stderr, 3) });
         }
 
         let settings = options.profile.settings(machine_memory_bytes());
@@ -185,17 +170,14 @@ impl Cluster {
                 });
             }
             // Line 8 of postmaster.pid reads "ready" once the server accepts connections.
-            let ready = std::fs::read_to_string(&pidfile)
-                .is_ok_and(|s| s.lines().nth(7).is_some_and(|l| l.trim() == "ready"));
+            let ready =
+                std::fs::read_to_string(&pidfile).is_ok_and(|s| s.lines().nth(7).is_some_and(|l| l.trim() == "ready"));
             if ready && TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(25));
         }
-        Err(Error::NotReady {
-            seconds: READY_TIMEOUT.as_secs(),
-            log: self.dir.join("postgres.log"),
-        })
+        Err(Error::NotReady { seconds: READY_TIMEOUT.as_secs(), log: self.dir.join("postgres.log") })
     }
 
     /// Fast shutdown (SIGINT), then SIGKILL of the whole process group if it lingers.
@@ -276,10 +258,7 @@ fn spawn_postgres(
         .map_err(Error::io("starting the postgres keeper thread"))?;
     let pid = started_rx
         .recv()
-        .map_err(|_| Error::ServerProgram {
-            program: "postgres",
-            detail: "keeper thread died".into(),
-        })?
+        .map_err(|_| Error::ServerProgram { program: "postgres", detail: "keeper thread died".into() })?
         .map_err(Error::io("starting postgres"))?;
     Ok((Pid::from_raw(pid as i32), exited_rx))
 }
@@ -304,12 +283,8 @@ fn die_with_parent(cmd: &mut Command) {
 fn die_with_parent(_cmd: &mut Command) {}
 
 fn free_port() -> Result<u16> {
-    let listener =
-        TcpListener::bind(("127.0.0.1", 0)).map_err(Error::io("finding a free TCP port"))?;
-    let port = listener
-        .local_addr()
-        .map_err(Error::io("finding a free TCP port"))?
-        .port();
+    let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(Error::io("finding a free TCP port"))?;
+    let port = listener.local_addr().map_err(Error::io("finding a free TCP port"))?.port();
     Ok(port)
 }
 
@@ -329,10 +304,7 @@ fn log_tail(path: &Path) -> String {
 }
 
 fn last_lines(bytes: &[u8], n: usize) -> String {
-    let lines: Vec<String> = BufReader::new(bytes)
-        .lines()
-        .map_while(|l| l.ok())
-        .filter(|l| !l.trim().is_empty())
-        .collect();
+    let lines: Vec<String> =
+        BufReader::new(bytes).lines().map_while(|l| l.ok()).filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(n)..].join(" | ")
 }

@@ -46,28 +46,16 @@ impl Database {
     /// Opens `source`, starting a server if it names one to start. Blocks until it is ready.
     pub fn open(source: Source) -> Result<Self> {
         match source {
-            Source::Url(url) => Ok(Self {
-                url,
-                profile: None,
-                server: Server::External,
-            }),
+            Source::Url(url) => Ok(Self { url, profile: None, server: Server::External }),
             Source::Embedded(options) => {
                 let profile = options.profile;
                 let cluster = Cluster::start(options)?;
-                Ok(Self {
-                    url: cluster.url(),
-                    profile: Some(profile),
-                    server: Server::Embedded(cluster),
-                })
+                Ok(Self { url: cluster.url(), profile: Some(profile), server: Server::Embedded(cluster) })
             }
             #[cfg(feature = "testcontainers")]
             Source::Docker(profile) => {
                 let container = crate::docker::Container::start(profile)?;
-                Ok(Self {
-                    url: container.url(),
-                    profile: Some(profile),
-                    server: Server::Docker(container),
-                })
+                Ok(Self { url: container.url(), profile: Some(profile), server: Server::Docker(container) })
             }
         }
     }
@@ -94,11 +82,7 @@ impl Database {
     pub fn describe(&self) -> String {
         match &self.server {
             Server::External => format!("existing server at {}", redact(&self.url)),
-            Server::Embedded(c) => format!(
-                "throwaway cluster ({}) in {}",
-                c.version(),
-                c.dir().display()
-            ),
+            Server::Embedded(c) => format!("throwaway cluster ({}) in {}", c.version(), c.dir().display()),
             #[cfg(feature = "testcontainers")]
             Server::Docker(c) => format!("docker container at {}", c.url()),
         }
@@ -125,10 +109,7 @@ mod tests {
 
     #[test]
     fn passwords_are_hidden() {
-        assert_eq!(
-            redact("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
+        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
     }
 }

@@ -28,18 +28,10 @@ impl Container {
             cmd.push("-c".into());
             cmd.push(format!("{name}={value}"));
         }
-        let container = Postgres::default()
-            .with_cmd(cmd)
-            .start()
-            .map_err(|e| Error::Docker(e.to_string()))?;
-        let port = container
-            .get_host_port_ipv4(5432)
-            .map_err(|e| Error::Docker(e.to_string()))?;
+        let container = Postgres::default().with_cmd(cmd).start().map_err(|e| Error::Docker(e.to_string()))?;
+        let port = container.get_host_port_ipv4(5432).map_err(|e| Error::Docker(e.to_string()))?;
         let url = format!("postgres://postgres:postgres@127.0.0.1:{port}/postgres");
-        Ok(Self {
-            _container: container,
-            url,
-        })
+        Ok(Self { _container: container, url })
     }
 
     /// The connection URL.

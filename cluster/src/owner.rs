@@ -23,9 +23,7 @@ impl Owner {
         }
         let name = std::env::var(USER_ENV).unwrap_or_else(|_| "postgres".to_string());
         match User::from_name(&name) {
-            Ok(Some(user)) if !user.uid.is_root() => Ok(Self {
-                switch_to: Some((user.uid, user.gid)),
-            }),
+            Ok(Some(user)) if !user.uid.is_root() => Ok(Self { switch_to: Some((user.uid, user.gid)) }),
             _ => Err(Error::NoUnprivilegedUser { user: name }),
         }
     }

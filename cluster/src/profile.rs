@@ -34,10 +34,7 @@ impl Profile {
         let mut s = vec![
             ("max_connections", "200".to_string()),
             ("effective_cache_size", mb(memory_bytes / 2)),
-            (
-                "maintenance_work_mem",
-                mb(clamp(memory_bytes / 16, 64, 2048)),
-            ),
+            ("maintenance_work_mem", mb(clamp(memory_bytes / 16, 64, 2048))),
             ("work_mem", "16MB".to_string()),
             ("max_wal_size", mb(clamp(memory_bytes / 4, 1024, 16384))),
             ("min_wal_size", "256MB".to_string()),
@@ -69,9 +66,7 @@ impl std::str::FromStr for Profile {
         match s {
             "durable" => Ok(Self::Durable),
             "fast" => Ok(Self::Fast),
-            other => Err(format!(
-                "unknown profile '{other}' (expected durable or fast)"
-            )),
+            other => Err(format!("unknown profile '{other}' (expected durable or fast)")),
         }
     }
 }
@@ -103,13 +98,7 @@ pub async fn effective_settings(pool: &sqlx::PgPool) -> Result<BTreeMap<String, 
     Ok(rows
         .into_iter()
         .map(|(name, setting, unit)| {
-            (
-                name,
-                format!(
-                    "{setting}{}",
-                    unit.map(|u| format!(" × {u}")).unwrap_or_default()
-                ),
-            )
+            (name, format!("{setting}{}", unit.map(|u| format!(" × {u}")).unwrap_or_default()))
         })
         .collect())
 }
@@ -145,17 +134,8 @@ mod tests {
 
     #[test]
     fn memory_settings_follow_the_machine() {
-        assert_eq!(
-            get(&Profile::Durable.settings(24 << 30), "shared_buffers"),
-            "6144MB"
-        );
-        assert_eq!(
-            get(&Profile::Durable.settings(1 << 30), "shared_buffers"),
-            "256MB"
-        );
-        assert_eq!(
-            get(&Profile::Durable.settings(256 << 30), "shared_buffers"),
-            "8192MB"
-        );
+        assert_eq!(get(&Profile::Durable.settings(24 << 30), "shared_buffers"), "6144MB");
+        assert_eq!(get(&Profile::Durable.settings(1 << 30), "shared_buffers"), "256MB");
+        assert_eq!(get(&Profile::Durable.settings(256 << 30), "shared_buffers"), "8192MB");
     }
 }

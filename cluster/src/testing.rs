@@ -33,21 +33,11 @@ impl TestDatabase {
     pub async fn create() -> Self {
         let admin = admin_url().unwrap_or_else(|e| panic!("no test database: {e}"));
         let options: PgConnectOptions = admin.parse().expect("valid admin URL");
-        let name = format!(
-            "stroom_test_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = format!("stroom_test_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
         let mut conn = options.connect().await.expect("connect to the test server");
-        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-            .execute(&mut conn)
-            .await
-            .expect("create the test database");
+        sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await.expect("create the test database");
         conn.close().await.ok();
-        Self {
-            options: options.database(&name),
-            name,
-        }
+        Self { options: options.database(&name), name }
     }
 
     /// A small pool on this database.
@@ -71,11 +61,8 @@ fn admin_url() -> Result<String, String> {
             if let Ok(url) = std::env::var("DATABASE_URL") {
                 return Ok(url);
             }
-            let cluster = Cluster::start(ClusterOptions {
-                profile: Profile::Fast,
-                keep: false,
-            })
-            .map_err(|e| e.to_string())?;
+            let cluster =
+                Cluster::start(ClusterOptions { profile: Profile::Fast, keep: false }).map_err(|e| e.to_string())?;
             let url = cluster.url();
             *CLUSTER.lock().unwrap_or_else(|p| p.into_inner()) = Some(cluster);
             register_exit_cleanup();

@@ -11,14 +11,9 @@ async fn each_test_database_is_its_own() {
     let (a, b) = (TestDatabase::create().await, TestDatabase::create().await);
     assert_ne!(a.name, b.name);
     let (pa, pb) = (a.pool().await, b.pool().await);
-    sqlx::query("CREATE TABLE only_in_a (x int)")
-        .execute(&pa)
-        .await
-        .unwrap();
-    let in_b: Option<String> = sqlx::query_scalar("SELECT to_regclass('only_in_a')::text")
-        .fetch_one(&pb)
-        .await
-        .unwrap();
+    sqlx::query("CREATE TABLE only_in_a (x int)").execute(&pa).await.unwrap();
+    let in_b: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass('only_in_a')::text").fetch_one(&pb).await.unwrap();
     assert_eq!(in_b, None);
 }
 
@@ -29,28 +24,19 @@ async fn tests_run_on_the_fast_profile() {
     if std::env::var_os("DATABASE_URL").is_none() {
         assert_eq!(settings["fsync"], "off");
     }
-    assert!(
-        settings["server_version"].starts_with(char::is_numeric),
-        "{settings:?}"
-    );
+    assert!(settings["server_version"].starts_with(char::is_numeric), "{settings:?}");
 }
 
 #[tokio::test]
 async fn a_durable_cluster_is_durable_and_leaves_nothing_when_dropped() {
     let db = tokio::task::spawn_blocking(|| {
-        Database::open(Source::Embedded(ClusterOptions {
-            profile: Profile::Durable,
-            keep: false,
-        }))
+        Database::open(Source::Embedded(ClusterOptions { profile: Profile::Durable, keep: false }))
     })
     .await
     .unwrap()
     .unwrap();
     let cluster = db.cluster().expect("an embedded cluster");
-    let (dir, pid) = (
-        cluster.dir().to_path_buf(),
-        Pid::from_raw(cluster.pid() as i32),
-    );
+    let (dir, pid) = (cluster.dir().to_path_buf(), Pid::from_raw(cluster.pid() as i32));
     let mut conn = PgConnection::connect(db.url()).await.unwrap();
     let (fsync, sync_commit): (String, String) =
         sqlx::query_as("SELECT current_setting('fsync'), current_setting('synchronous_commit')")
@@ -67,16 +53,8 @@ async fn a_durable_cluster_is_durable_and_leaves_nothing_when_dropped() {
 
 #[test]
 fn clusters_start_side_by_side_on_their_own_ports() {
-    let a = Cluster::start(ClusterOptions {
-        profile: Profile::Fast,
-        keep: false,
-    })
-    .unwrap();
-    let b = Cluster::start(ClusterOptions {
-        profile: Profile::Fast,
-        keep: false,
-    })
-    .unwrap();
+    let a = Cluster::start(ClusterOptions { profile: Profile::Fast, keep: false }).unwrap();
+    let b = Cluster::start(ClusterOptions { profile: Profile::Fast, keep: false }).unwrap();
     assert_ne!(a.url(), b.url());
     assert_ne!(a.dir(), b.dir());
 }

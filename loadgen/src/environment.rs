@@ -29,9 +29,7 @@ impl Environment {
         Self {
             git_commit: git_commit(),
             cpu_model: cpu_model(),
-            cores: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
+            cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             memory_bytes: stroom_cluster::machine_memory_bytes(),
             database,
             profile,
@@ -51,8 +49,7 @@ fn git_commit() -> String {
     };
     match run(&["rev-parse", "HEAD"]) {
         Some(head) => {
-            let dirty = run(&["status", "--porcelain", "--untracked-files=no"])
-                .is_some_and(|s| !s.is_empty());
+            let dirty = run(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
             if dirty {
                 format!("{head}-dirty")
             } else {

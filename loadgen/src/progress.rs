@@ -19,10 +19,7 @@ impl Progress {
     /// Announces a phase.
     pub fn phase(name: &str) -> Self {
         note(format_args!("{name} …"));
-        Self {
-            name: name.to_string(),
-            started: Instant::now(),
-        }
+        Self { name: name.to_string(), started: Instant::now() }
     }
 
     /// Reports `events` done in `secs` (the measured interval, not the wall time of the phase).

@@ -7,18 +7,9 @@ use crate::result_file::RunResult;
 /// Renders the Markdown report of a run.
 pub fn render(r: &RunResult) -> String {
     let mut s = String::new();
-    let name = r
-        .scenario
-        .get("name")
-        .and_then(|v| v.as_str())
-        .unwrap_or("?");
+    let name = r.scenario.get("name").and_then(|v| v.as_str()).unwrap_or("?");
     let _ = writeln!(s, "# stroom run: {name}\n");
-    if let Some(d) = r
-        .scenario
-        .get("description")
-        .and_then(|v| v.as_str())
-        .filter(|d| !d.is_empty())
-    {
+    if let Some(d) = r.scenario.get("description").and_then(|v| v.as_str()).filter(|d| !d.is_empty()) {
         let _ = writeln!(s, "{d}\n");
     }
     let e = &r.environment;
@@ -42,12 +33,7 @@ pub fn render(r: &RunResult) -> String {
         setting("shared_buffers"),
         e.database
     );
-    let scen = |k: &str| {
-        r.scenario
-            .get(k)
-            .map(|v| v.to_string().trim_matches('"').to_string())
-            .unwrap_or_default()
-    };
+    let scen = |k: &str| r.scenario.get(k).map(|v| v.to_string().trim_matches('"').to_string()).unwrap_or_default();
     let _ = writeln!(
         s,
         "- layout `{}`, payload `{}`, {} schools, {} events, seed {}\n",
@@ -58,10 +44,7 @@ pub fn render(r: &RunResult) -> String {
         scen("seed")
     );
     let _ = writeln!(s, "## Figures\n");
-    let _ = writeln!(
-        s,
-        "Each value is the median of its repetitions; min and max show the spread.\n"
-    );
+    let _ = writeln!(s, "Each value is the median of its repetitions; min and max show the spread.\n");
     let _ = writeln!(s, "| figure | value | unit | min | max | reps |");
     let _ = writeln!(s, "|---|---:|---|---:|---:|---:|");
     for (k, f) in &r.figures {

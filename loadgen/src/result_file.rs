@@ -47,10 +47,7 @@ impl RunResult {
 
     /// Reads a result file.
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::WriteResults {
-            path: path.into(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::WriteResults { path: path.into(), source })?;
         serde_json::from_str(&text).map_err(|e| Error::WriteResults {
             path: path.into(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
@@ -60,12 +57,7 @@ impl RunResult {
 
 /// Writes `files` (name, contents) into `<root>/<scenario>/<stamp>/`: first into a hidden
 /// `.partial` directory, then renamed into place, so a directory that exists is complete.
-pub fn write_run_dir(
-    root: &Path,
-    scenario: &str,
-    stamp: &str,
-    files: &[(&str, String)],
-) -> Result<PathBuf> {
+pub fn write_run_dir(root: &Path, scenario: &str, stamp: &str, files: &[(&str, String)]) -> Result<PathBuf> {
     let parent = root.join(scenario);
     let partial = parent.join(format!(".{stamp}.partial"));
     let done = parent.join(stamp);
@@ -89,18 +81,11 @@ mod tests {
     #[test]
     fn a_written_run_dir_holds_every_file_and_no_partial() {
         let root = tempfile::tempdir().unwrap();
-        let dir = write_run_dir(
-            root.path(),
-            "quick",
-            "20260101T000000Z",
-            &[("a", "1".into()), ("b", "2".into())],
-        )
-        .unwrap();
+        let dir =
+            write_run_dir(root.path(), "quick", "20260101T000000Z", &[("a", "1".into()), ("b", "2".into())]).unwrap();
         assert_eq!(std::fs::read_to_string(dir.join("b")).unwrap(), "2");
-        let names: Vec<_> = std::fs::read_dir(root.path().join("quick"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let names: Vec<_> =
+            std::fs::read_dir(root.path().join("quick")).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("20260101T000000Z")]);
     }
 }

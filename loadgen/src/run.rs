@@ -30,40 +30,17 @@ pub struct Outcome {
 /// `results_root/<name>/<timestamp>/`.
 pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Result<Outcome> {
     let started = chrono::Utc::now();
-    note(format_args!(
-        "scenario '{}' on {}",
-        scenario.name,
-        db.describe()
-    ));
+    note(format_args!("scenario '{}' on {}", scenario.name, db.describe()));
     // One plain connection first: a refused or misconfigured server fails at once instead of
     // after the pool's acquire timeout.
-    sqlx::PgConnection::connect(db.url())
-        .await
-        .map_err(Error::Connect)?
-        .close()
-        .await
-        .ok();
-    let pool = PgPoolOptions::new()
-        .max_connections(32)
-        .connect(db.url())
-        .await
-        .map_err(Error::Connect)?;
+    sqlx::PgConnection::connect(db.url()).await.map_err(Error::Connect)?.close().await.ok();
+    let pool = PgPoolOptions::new().max_connections(32).connect(db.url()).await.map_err(Error::Connect)?;
     let settings = stroom_cluster::effective_settings(&pool).await?;
-    let profile = db
-        .profile()
-        .map(|p| p.name().to_string())
-        .unwrap_or_else(|| "external".into());
+    let profile = db.profile().map(|p| p.name().to_string()).unwrap_or_else(|| "external".into());
     let environment = Environment::capture(db.describe(), profile, settings);
     let mut result = RunResult::new(scenario, started.to_rfc3339(), environment);
 
-    let store = Store::install(
-        pool,
-        Schema {
-            layout: scenario.layout,
-            payload: scenario.payload,
-        },
-    )
-    .await?;
+    let store = Store::install(pool, Schema { layout: scenario.layout, payload: scenario.payload }).await?;
     let schools: Vec<School> = (1..=scenario.schools as School).collect();
     store.add_schools(&schools).await?;
 
@@ -88,17 +65,8 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
     let json = serde_json::to_string_pretty(&result).expect("results serialise");
     let md = report_md::render(&result);
     let stamp = started.format("%Y%m%dT%H%M%SZ").to_string();
-    let dir = write_run_dir(
-        results_root,
-        &scenario.name,
-        &stamp,
-        &[("result.json", json), ("report.md", md.clone())],
-    )?;
+    let dir = write_run_dir(results_root, &scenario.name, &stamp, &[("result.json", json), ("report.md", md.clone())])?;
     let _ = writeln!(std::io::stdout().lock(), "{md}");
     note(format_args!("wrote {}", dir.display()));
-    Ok(Outcome {
-        dir,
-        passed: true,
-        result,
-    })
+    Ok(Outcome { dir, passed: true, result })
 }

@@ -109,10 +109,8 @@ fn default_repetitions() -> Spanned<u32> {
 impl Scenario {
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::ReadScenario {
-            file: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| Error::ReadScenario { file: path.to_path_buf(), source })?;
         Self::parse(path, &text)
     }
 
@@ -125,21 +123,12 @@ impl Scenario {
             reason,
         };
         let raw: Raw = toml::from_str(text).map_err(|e| {
-            let field = e
-                .message()
-                .split('`')
-                .nth(1)
-                .unwrap_or("(file)")
-                .to_string();
+            let field = e.message().split('`').nth(1).unwrap_or("(file)").to_string();
             fail(e.span(), &field, e.message().trim().to_string())
         })?;
 
         let name = raw.name.get_ref().clone();
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Err(fail(
                 Some(raw.name.span()),
                 "name",
@@ -148,10 +137,7 @@ impl Scenario {
         }
         let profile = match &raw.database.profile {
             None => Profile::Durable,
-            Some(p) => p
-                .get_ref()
-                .parse()
-                .map_err(|e| fail(Some(p.span()), "database.profile", e))?,
+            Some(p) => p.get_ref().parse().map_err(|e| fail(Some(p.span()), "database.profile", e))?,
         };
         let layout = match &raw.store.layout {
             None => Layout::Partitioned,
@@ -159,10 +145,7 @@ impl Scenario {
                 fail(
                     Some(l.span()),
                     "store.layout",
-                    format!(
-                        "unknown layout '{}' (expected partitioned or single-log)",
-                        l.get_ref()
-                    ),
+                    format!("unknown layout '{}' (expected partitioned or single-log)", l.get_ref()),
                 )
             })?,
         };
@@ -172,10 +155,7 @@ impl Scenario {
                 fail(
                     Some(p.span()),
                     "store.payload",
-                    format!(
-                        "unknown payload type '{}' (expected jsonb, json or bytea)",
-                        p.get_ref()
-                    ),
+                    format!("unknown payload type '{}' (expected jsonb, json or bytea)", p.get_ref()),
                 )
             })?,
         };
@@ -200,11 +180,7 @@ impl Scenario {
             Some(c) => {
                 let repetitions = *c.repetitions.get_ref();
                 if repetitions == 0 {
-                    return Err(fail(
-                        Some(c.repetitions.span()),
-                        "calibrate.repetitions",
-                        "must be at least 1".into(),
-                    ));
+                    return Err(fail(Some(c.repetitions.span()), "calibrate.repetitions", "must be at least 1".into()));
                 }
                 Some(Calibrate { repetitions })
             }
@@ -226,11 +202,7 @@ impl Scenario {
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())]
-        .bytes()
-        .filter(|&b| b == b'\n')
-        .count()
-        + 1
+    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
 }
 
 fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
@@ -245,13 +217,10 @@ fn ser_profile<S: serde::Serializer>(p: &Profile, s: S) -> Result<S::Ok, S::Erro
 mod tests {
     use super::*;
 
-    const GOOD: &str =
-        "name = \"t\"\n[population]\nschools = 3\n[load]\nevents = 100\n[calibrate]\n";
+    const GOOD: &str = "name = \"t\"\n[population]\nschools = 3\n[load]\nevents = 100\n[calibrate]\n";
 
     fn err(text: &str) -> String {
-        Scenario::parse(Path::new("s.toml"), text)
-            .unwrap_err()
-            .to_string()
+        Scenario::parse(Path::new("s.toml"), text).unwrap_err().to_string()
     }
 
     #[test]
@@ -266,28 +235,19 @@ mod tests {
     #[test]
     fn a_bad_value_names_file_line_and_field() {
         let text = GOOD.replace("[load]", "[store]\nlayout = \"sharded\"\n[load]");
-        assert_eq!(
-            err(&text),
-            "s.toml:5: store.layout: unknown layout 'sharded' (expected partitioned or single-log)"
-        );
+        assert_eq!(err(&text), "s.toml:5: store.layout: unknown layout 'sharded' (expected partitioned or single-log)");
     }
 
     #[test]
     fn an_unknown_field_is_refused_with_its_line() {
         let text = GOOD.replace("schools = 3", "schools = 3\nstudnets = 10");
         let e = err(&text);
-        assert!(
-            e.starts_with("s.toml:4: studnets: unknown field `studnets`"),
-            "{e}"
-        );
+        assert!(e.starts_with("s.toml:4: studnets: unknown field `studnets`"), "{e}");
     }
 
     #[test]
     fn inconsistent_numbers_are_refused() {
         let text = GOOD.replace("events = 100", "events = 2");
-        assert_eq!(
-            err(&text),
-            "s.toml:5: load.events: 2 events cannot cover 3 schools"
-        );
+        assert_eq!(err(&text), "s.toml:5: load.events: 2 events cannot cover 3 schools");
     }
 }

@@ -64,6 +64,7 @@ pub fn events(seed: u64, schools: u32, n: u64) -> Vec<(StoredEvent, i64)> {
                 event_type: kind.to_string(),
                 recorded_at_us: start_us + i as i64 * 1000,
                 payload,
+                metadata: r#"{"source":"synthetic"}"#.to_string(),
             };
             (event, positions[idx])
         })
@@ -87,11 +88,7 @@ mod tests {
         for (e, pos) in &rows {
             let prev = last.insert(e.school, *pos).unwrap_or(0);
             assert_eq!(*pos, prev + 1);
-            assert!(
-                (150..=400).contains(&e.payload.len()),
-                "{}",
-                e.payload.len()
-            );
+            assert!((150..=400).contains(&e.payload.len()), "{}", e.payload.len());
         }
         assert_eq!(last.len(), 10);
     }

@@ -1,9 +1,93 @@
 //! The one error type of the reference implementation.
 
+use uuid::Uuid;
+
+use crate::event::School;
+
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The stream's version is not the one the append expected. Only this append failed.
+    #[error("conflict on stream {stream}: expected version {expected}, actual {actual}")]
+    Conflict {
+        /// The stream.
+        stream: Uuid,
+        /// The version the append expected.
+        expected: i64,
+        /// The version the stream is at.
+        actual: i64,
+    },
+    /// The school is not registered in the store.
+    #[error("unknown school {school}")]
+    UnknownSchool {
+        /// The school asked for.
+        school: School,
+    },
+    /// A payload is larger than [`crate::event::MAX_PAYLOAD_BYTES`].
+    #[error("payload of event {id} is {size} bytes, over the limit of {limit}")]
+    PayloadTooLarge {
+        /// The event.
+        id: Uuid,
+        /// Its payload size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The stream belongs to another school.
+    #[error("stream {stream} belongs to school {owner}, not {school}")]
+    WrongSchool {
+        /// The stream.
+        stream: Uuid,
+        /// The school the append named.
+        school: School,
+        /// The school the stream belongs to.
+        owner: School,
+    },
+    /// Another writer took over this school's lease; this writer must not append to it.
+    #[error("lost ownership of school {school} to another writer")]
+    OwnershipLost {
+        /// The school.
+        school: School,
+    },
+    /// The aggregate rejected a command: it names the rule that was broken.
+    #[error("command rejected: {rule}")]
+    Rejected {
+        /// The rule, in words.
+        rule: String,
+    },
+    /// The store holds an event type this code does not know. It is never skipped.
+    #[error("unknown event type '{event_type}' at school {school} position {position}")]
+    UnknownEventType {
+        /// The type as stored.
+        event_type: String,
+        /// Its school.
+        school: School,
+        /// Its position (global position in the single log).
+        position: i64,
+    },
+    /// A stored payload does not decode as its type says.
+    #[error("event {id} ({event_type}) does not decode: {reason}")]
+    Decode {
+        /// The event.
+        id: Uuid,
+        /// Its type.
+        event_type: String,
+        /// What serde said.
+        reason: String,
+    },
+    /// The batch this append was group-committed in failed; nothing of it was acknowledged.
+    #[error("the batch this append was committed in failed: {reason}")]
+    BatchFailed {
+        /// Why, as the server said it.
+        reason: String,
+    },
+    /// The writer for this school has stopped.
+    #[error("the writer for school {school} has stopped")]
+    WriterStopped {
+        /// The school.
+        school: School,
+    },
     /// A query or connection failed.
     #[error("{action}: {source}")]
     Database {
@@ -25,6 +109,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether this is an expected outcome of concurrency rather than a fault.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::Conflict { .. })
+    }
+
     pub(crate) fn db(action: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
         move |source| Self::Database { action, source }
     }

@@ -1,4 +1,4 @@
-//! The stored event: the row every strategy appends and every replay reads.
+//! Events as the store holds them: the rows every strategy appends and every replay reads.
 
 use uuid::Uuid;
 
@@ -8,7 +8,25 @@ pub type School = i32;
 /// The reserved partition for streams that belong to no school.
 pub const GLOBAL_SCHOOL: School = 0;
 
-/// One event as the store holds it. The payload is already encoded as JSON text.
+/// The largest payload the store accepts, in bytes of JSON text.
+pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+
+/// An event a command wants to append; the store gives it a stream version and a position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// Unique within its school; a retry reuses it, which makes the retry idempotent.
+    pub id: Uuid,
+    /// The event type, e.g. `SectionTest/QuestionAnsweredCorrectly`.
+    pub event_type: String,
+    /// When it was recorded, in microseconds since the Unix epoch.
+    pub recorded_at_us: i64,
+    /// The payload as JSON text.
+    pub payload: String,
+    /// Metadata as JSON text (`{}` when there is none).
+    pub metadata: String,
+}
+
+/// One event with its stream coordinates: the row the bulk paths write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
     /// Unique within its school; retries reuse it for idempotency.
@@ -25,4 +43,47 @@ pub struct StoredEvent {
     pub recorded_at_us: i64,
     /// The payload as JSON text.
     pub payload: String,
+    /// Metadata as JSON text.
+    pub metadata: String,
+}
+
+impl StoredEvent {
+    /// The row for `event` at `version` of `stream` in `school`.
+    pub fn new(school: School, stream: Uuid, version: i64, event: &NewEvent) -> Self {
+        Self {
+            id: event.id,
+            school,
+            stream,
+            version,
+            event_type: event.event_type.clone(),
+            recorded_at_us: event.recorded_at_us,
+            payload: event.payload.clone(),
+            metadata: event.metadata.clone(),
+        }
+    }
+}
+
+/// An event read back from the store, with its orderings.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RecordedEvent {
+    /// The partition.
+    pub school: School,
+    /// Gapless position within the school, in commit order (`None` in the single log).
+    pub position: Option<i64>,
+    /// Position in the global feed (a sequence: ordered, with gaps).
+    pub global_position: i64,
+    /// The event's id.
+    pub id: Uuid,
+    /// The aggregate.
+    pub stream: Uuid,
+    /// Version within the stream.
+    pub version: i64,
+    /// The event type.
+    pub event_type: String,
+    /// Microseconds since the Unix epoch.
+    pub recorded_at_us: i64,
+    /// The payload as JSON text (jsonb normalises whitespace and key order).
+    pub payload: String,
+    /// Metadata as JSON text.
+    pub metadata: String,
 }

@@ -1,11 +1,16 @@
-//! The reference implementation stroom measures: the event store on PostgreSQL, and (as the
-//! read-side work lands) the domain, read model and replay.
+//! The reference implementation stroom measures: the event store on PostgreSQL with its
+//! append strategies and reads, and (as the read-side work lands) the domain, read model and
+//! replay.
 #![deny(missing_docs)]
 
+pub mod append;
 mod error;
 pub mod event;
 pub mod store;
+pub mod upcast;
 
+pub use append::{Append, Appended, Appender, Strategy, Transactor, TransactorConfig};
 pub use error::{Error, Result};
-pub use event::{School, StoredEvent, GLOBAL_SCHOOL};
+pub use event::{NewEvent, RecordedEvent, School, StoredEvent, GLOBAL_SCHOOL, MAX_PAYLOAD_BYTES};
 pub use store::{Layout, PayloadType, Schema, Store};
+pub use upcast::Upcasters;

@@ -15,9 +15,8 @@ fn events() -> Vec<(StoredEvent, i64)> {
                 version: i,
                 event_type: format!("SectionTest/Type{}", i % 4),
                 recorded_at_us: 1_700_000_000_123_456 + i * 1_000_001,
-                payload: format!(
-                    r#"{{"n": {i}, "text": "naïve \"quoted\" ✓", "nested": {{"a": [1, 2]}}}}"#
-                ),
+                payload: format!(r#"{{"n": {i}, "text": "naïve \"quoted\" ✓", "nested": {{"a": [1, 2]}}}}"#),
+                metadata: format!(r#"{{"causation": "{i}"}}"#),
             };
             (event, i)
         })
@@ -29,18 +28,10 @@ type StoredRow = (Uuid, i32, Uuid, i64, String, i64, String, i64);
 
 async fn round_trip(layout: Layout, payload: PayloadType) {
     let db = TestDatabase::create().await;
-    let store = Store::install(db.pool().await, Schema { layout, payload })
-        .await
-        .unwrap();
+    let store = Store::install(db.pool().await, Schema { layout, payload }).await.unwrap();
     store.add_schools(&[1, 2, 3]).await.unwrap();
     let rows = events();
-    assert_eq!(
-        store
-            .raw_copy_in(rows.iter().map(|(e, p)| (e, *p)))
-            .await
-            .unwrap(),
-        rows.len() as u64
-    );
+    assert_eq!(store.raw_copy_in(&rows).await.unwrap(), rows.len() as u64);
 
     let sql = "SELECT id, school, stream, version, event_type, \
                (extract(epoch FROM recorded_at) * 1000000)::bigint, payload::text, position \
@@ -54,21 +45,11 @@ async fn round_trip(layout: Layout, payload: PayloadType) {
     assert_eq!(back.len(), rows.len());
     for ((e, pos), b) in rows.iter().zip(back) {
         assert_eq!(
-            (
-                e.id,
-                e.school,
-                e.stream,
-                e.version,
-                &e.event_type,
-                e.recorded_at_us,
-                *pos
-            ),
+            (e.id, e.school, e.stream, e.version, &e.event_type, e.recorded_at_us, *pos),
             (b.0, b.1, b.2, b.3, &b.4, b.5, b.7)
         );
-        let (want, got): (serde_json::Value, serde_json::Value) = (
-            serde_json::from_str(&e.payload).unwrap(),
-            serde_json::from_str(&b.6).unwrap(),
-        );
+        let (want, got): (serde_json::Value, serde_json::Value) =
+            (serde_json::from_str(&e.payload).unwrap(), serde_json::from_str(&b.6).unwrap());
         assert_eq!(want, got, "{layout} {payload}");
         if payload != PayloadType::Jsonb {
             assert_eq!(e.payload, b.6, "json and bytea keep the text as given");
@@ -105,19 +86,10 @@ async fn single_log_bytea() {
 #[tokio::test]
 async fn installing_twice_is_harmless_and_another_payload_type_is_refused() {
     let db = TestDatabase::create().await;
-    let schema = Schema {
-        layout: Layout::Partitioned,
-        payload: PayloadType::Jsonb,
-    };
+    let schema = Schema { layout: Layout::Partitioned, payload: PayloadType::Jsonb };
     Store::install(db.pool().await, schema).await.unwrap();
     Store::install(db.pool().await, schema).await.unwrap();
-    let other = Schema {
-        payload: PayloadType::Bytea,
-        ..schema
-    };
-    let err = Store::install(db.pool().await, other)
-        .await
-        .unwrap_err()
-        .to_string();
+    let other = Schema { payload: PayloadType::Bytea, ..schema };
+    let err = Store::install(db.pool().await, other).await.unwrap_err().to_string();
     assert!(err.contains("applying the partitioned schema"), "{err}");
 }

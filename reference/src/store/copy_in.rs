@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::event::StoredEvent;
 
 /// Columns in the order rows are written.
-pub const COLUMNS: &str = "school, position, id, stream, version, event_type, recorded_at, payload";
+pub const COLUMNS: &str = "school, position, id, stream, version, event_type, recorded_at, payload, metadata";
 
 const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 /// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01).
@@ -37,7 +37,7 @@ impl RowEncoder {
     /// Appends one row, at `position` in its school.
     pub fn push(&mut self, event: &StoredEvent, position: i64) {
         let b = &mut self.buf;
-        b.put_i16(8);
+        b.put_i16(9);
         field(b, &event.school.to_be_bytes());
         field(b, &position.to_be_bytes());
         field(b, event.id.as_bytes());
@@ -46,13 +46,10 @@ impl RowEncoder {
         field(b, event.event_type.as_bytes());
         field(b, &(event.recorded_at_us - PG_EPOCH_US).to_be_bytes());
         match self.payload {
-            PayloadType::Jsonb => {
-                b.put_i32(event.payload.len() as i32 + 1);
-                b.put_u8(1);
-                b.put_slice(event.payload.as_bytes());
-            }
+            PayloadType::Jsonb => jsonb(b, &event.payload),
             PayloadType::Json | PayloadType::Bytea => field(b, event.payload.as_bytes()),
         }
+        jsonb(b, &event.metadata);
     }
 
     /// Bytes encoded so far.
@@ -75,6 +72,13 @@ impl RowEncoder {
     }
 }
 
+/// jsonb's binary form: a version byte (1), then the JSON text.
+fn jsonb(b: &mut BytesMut, text: &str) {
+    b.put_i32(text.len() as i32 + 1);
+    b.put_u8(1);
+    b.put_slice(text.as_bytes());
+}
+
 fn field(b: &mut BytesMut, bytes: &[u8]) {
     b.put_i32(bytes.len() as i32);
     b.put_slice(bytes);
@@ -82,28 +86,21 @@ fn field(b: &mut BytesMut, bytes: &[u8]) {
 
 /// Copies `rows` (each with its position) into `table` over one COPY, flushing every MiB.
 /// Returns the number of rows the server reports.
-pub async fn copy_events<'a>(
+pub async fn copy_events(
     conn: &mut PgConnection,
     table: &str,
     payload: PayloadType,
-    rows: impl IntoIterator<Item = (&'a StoredEvent, i64)>,
+    rows: &[(StoredEvent, i64)],
 ) -> Result<u64> {
     let statement = format!("COPY {table} ({COLUMNS}) FROM STDIN (FORMAT binary)");
-    let mut copy = conn
-        .copy_in_raw(&statement)
-        .await
-        .map_err(Error::db("starting COPY"))?;
+    let mut copy = conn.copy_in_raw(&statement).await.map_err(Error::db("starting COPY"))?;
     let mut enc = RowEncoder::new(payload);
     for (event, position) in rows {
-        enc.push(event, position);
+        enc.push(event, *position);
         if enc.len() >= FLUSH_BYTES {
-            copy.send(enc.take())
-                .await
-                .map_err(Error::db("sending COPY data"))?;
+            copy.send(enc.take()).await.map_err(Error::db("sending COPY data"))?;
         }
     }
-    copy.send(enc.finish())
-        .await
-        .map_err(Error::db("sending COPY data"))?;
+    copy.send(enc.finish()).await.map_err(Error::db("sending COPY data"))?;
     copy.finish().await.map_err(Error::db("finishing COPY"))
 }

@@ -33,9 +33,7 @@ impl Layout {
 
     /// Parses a scenario's spelling.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Partitioned, Self::SingleLog]
-            .into_iter()
-            .find(|l| l.name() == s)
+        [Self::Partitioned, Self::SingleLog].into_iter().find(|l| l.name() == s)
     }
 }
 
@@ -51,9 +49,24 @@ impl PayloadType {
 
     /// Parses a scenario's spelling.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Jsonb, Self::Json, Self::Bytea]
-            .into_iter()
-            .find(|p| p.name() == s)
+        [Self::Jsonb, Self::Json, Self::Bytea].into_iter().find(|p| p.name() == s)
+    }
+
+    /// SQL turning a `bytea` expression holding UTF-8 JSON into the column's type.
+    pub fn from_bytea(self, expr: &str) -> String {
+        match self {
+            Self::Bytea => expr.to_string(),
+            Self::Json => format!("convert_from({expr}, 'UTF8')::json"),
+            Self::Jsonb => format!("convert_from({expr}, 'UTF8')::jsonb"),
+        }
+    }
+
+    /// SQL reading the payload column back as JSON text.
+    pub fn to_text(self, column: &str) -> String {
+        match self {
+            Self::Bytea => format!("convert_from({column}, 'UTF8')"),
+            Self::Json | Self::Jsonb => format!("{column}::text"),
+        }
     }
 }
 

@@ -30,24 +30,16 @@ impl Schema {
             Layout::SingleLog => SINGLE_LOG,
         };
         vec![
-            migration(
-                1,
-                "event log",
-                log.replace("{payload}", self.payload.name()),
-            ),
+            migration(1, "event log", log.replace("{payload}", self.payload.name())),
             migration(2, "school heads", HEADS.to_string()),
+            migration(3, "stream registry", STREAMS.to_string()),
+            migration(4, "global feed order", FEED.to_string()),
         ]
     }
 }
 
 fn migration(version: i64, description: &'static str, sql: String) -> Migration {
-    Migration::new(
-        version,
-        Cow::Borrowed(description),
-        MigrationType::Simple,
-        Cow::Owned(sql),
-        false,
-    )
+    Migration::new(version, Cow::Borrowed(description), MigrationType::Simple, Cow::Owned(sql), false)
 }
 
 impl<'s> MigrationSource<'s> for Schema {
@@ -70,6 +62,7 @@ CREATE TABLE events (
     event_type      text        NOT NULL,
     recorded_at     timestamptz NOT NULL,
     payload         {payload}   NOT NULL,
+    metadata        jsonb       NOT NULL DEFAULT '{}',
     PRIMARY KEY (school, position),
     UNIQUE (school, stream, version),
     UNIQUE (school, id)
@@ -78,29 +71,49 @@ CREATE INDEX events_global ON events (global_position);
 "#;
 
 /// One table in global insert order, as the 2017 system had it. `insert_order` is given
-/// afterwards by the rill strategy; the other strategies fill it at insert.
+/// afterwards, one transaction per event, by the rill strategy; the others leave it empty and
+/// rely on `global_position`. `position` (per school) is only set by bulk loads.
 const SINGLE_LOG: &str = r#"
 CREATE SEQUENCE events_global_seq;
 CREATE TABLE events (
     global_position bigint      NOT NULL DEFAULT nextval('events_global_seq') PRIMARY KEY,
     xid             xid8        NOT NULL DEFAULT pg_current_xact_id(),
     school          integer     NOT NULL,
-    position        bigint      NOT NULL,
+    position        bigint,
     id              uuid        NOT NULL UNIQUE,
     stream          uuid        NOT NULL,
     version         bigint      NOT NULL,
     event_type      text        NOT NULL,
     recorded_at     timestamptz NOT NULL,
     payload         {payload}   NOT NULL,
+    metadata        jsonb       NOT NULL DEFAULT '{}',
     insert_order    bigint,
     UNIQUE (stream, version)
 );
+CREATE UNIQUE INDEX events_insert_order ON events (insert_order);
+CREATE INDEX events_school ON events (school, global_position);
 "#;
 
-/// One row per school: its last position. Appends lock only their own school's row.
+/// One row per school: its last position, and which writer holds it. Appends lock only
+/// their own school's row, and the same UPDATE checks and extends the writer's lease, so a
+/// writer whose lease was taken over can never commit. School -1 is the whole log's row.
 const HEADS: &str = r#"
 CREATE TABLE school_heads (
-    school   integer PRIMARY KEY,
-    position bigint  NOT NULL DEFAULT 0
+    school      integer     PRIMARY KEY,
+    position    bigint      NOT NULL DEFAULT 0,
+    owner       uuid,
+    lease_until timestamptz
+);
+INSERT INTO school_heads (school) VALUES (-1);
+"#;
+
+/// Which school each stream belongs to, so no stream spans two schools.
+const STREAMS: &str = r#"
+CREATE TABLE streams (
+    stream uuid    PRIMARY KEY,
+    school integer NOT NULL
 );
 "#;
+
+/// The global feed reads in (transaction id, global position) order; see `feed.rs`.
+const FEED: &str = "CREATE INDEX events_feed ON events (xid, global_position);";

@@ -1,0 +1,173 @@
+//! Append strategies: the ways the benchmarks compare of getting events into the log.
+//!
+//! | strategy | layout | what it does |
+//! |---|---|---|
+//! | `rill` | single log | the 2017 algorithm: insert, then give each event its global insert order in a transaction of its own under one global advisory lock |
+//! | `single` | single log | one event per transaction, as pgbench would |
+//! | `batched` | single log | one [`Transactor`] over the whole log, group-committing many commands per transaction |
+//! | `per-school` | partitioned | one [`Transactor`] per school, sharing a connection pool |
+
+mod rill;
+mod rows;
+mod single;
+mod transactor;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+pub use rows::RowWriter;
+pub use transactor::{Transactor, TransactorConfig};
+
+use crate::error::{Error, Result};
+use crate::event::{NewEvent, School, MAX_PAYLOAD_BYTES};
+use crate::store::{Layout, Store};
+
+/// One command's events for one stream, with the version the command saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Append {
+    /// The school the stream belongs to.
+    pub school: School,
+    /// The aggregate.
+    pub stream: Uuid,
+    /// The stream's version the command was decided on; 0 for a new stream.
+    pub expected_version: i64,
+    /// The events, in order; they get versions `expected_version + 1 ..`.
+    pub events: Vec<NewEvent>,
+}
+
+/// What an acknowledged append got. The acknowledgement comes after COMMIT returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// Each event's position: in its school (`per-school`), in the log (`batched`), or its
+    /// global position (`single`, `rill`).
+    pub positions: Vec<i64>,
+    /// The stream's version after the append.
+    pub version: i64,
+}
+
+/// Which strategy appends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Strategy {
+    /// The 2017 baseline.
+    Rill,
+    /// One event per transaction.
+    Single,
+    /// One group-committing writer for the whole log.
+    Batched,
+    /// One group-committing writer per school.
+    PerSchool,
+}
+
+impl Strategy {
+    /// Every strategy, in the order reports list them.
+    pub const ALL: [Strategy; 4] = [Self::Rill, Self::Single, Self::Batched, Self::PerSchool];
+
+    /// The name scenarios, figures and reports use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rill => "rill",
+            Self::Single => "single",
+            Self::Batched => "batched",
+            Self::PerSchool => "per-school",
+        }
+    }
+
+    /// Parses a scenario's spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.name() == s)
+    }
+
+    /// The layout this strategy writes.
+    pub fn layout(self) -> Layout {
+        match self {
+            Self::PerSchool => Layout::Partitioned,
+            _ => Layout::SingleLog,
+        }
+    }
+}
+
+/// A running strategy: `append` may be called from many tasks at once.
+#[derive(Debug, Clone)]
+pub enum Appender {
+    /// See [`Strategy::Rill`].
+    Rill(Store),
+    /// See [`Strategy::Single`].
+    Single(Store),
+    /// See [`Strategy::Batched`].
+    Batched(Arc<Transactor>),
+    /// See [`Strategy::PerSchool`].
+    PerSchool(Arc<HashMap<School, Transactor>>),
+}
+
+impl Appender {
+    /// Starts `strategy` on `store`, whose layout must be the strategy's.
+    pub async fn start(strategy: Strategy, store: &Store, config: TransactorConfig) -> Result<Self> {
+        assert_eq!(
+            store.schema().layout,
+            strategy.layout(),
+            "{} writes the {} layout",
+            strategy.name(),
+            strategy.layout()
+        );
+        Ok(match strategy {
+            Strategy::Rill => Self::Rill(store.clone()),
+            Strategy::Single => Self::Single(store.clone()),
+            Strategy::Batched => Self::Batched(Arc::new(Transactor::start_log(store.clone(), config).await?)),
+            Strategy::PerSchool => {
+                let mut map = HashMap::new();
+                for school in store.schools().await? {
+                    map.insert(school, Transactor::start_school(store.clone(), school, config.clone()).await?);
+                }
+                Self::PerSchool(Arc::new(map))
+            }
+        })
+    }
+
+    /// Appends one command's events. Fails with [`Error::Conflict`] when the stream moved on,
+    /// and with a typed error, having written nothing, on bad input.
+    pub async fn append(&self, append: Append) -> Result<Appended> {
+        match self {
+            Self::Rill(store) => rill::append(store, append).await,
+            Self::Single(store) => single::append(store, append).await,
+            Self::Batched(t) => t.append(append).await,
+            Self::PerSchool(map) => match map.get(&append.school) {
+                Some(t) => t.append(append).await,
+                None => Err(Error::UnknownSchool { school: append.school }),
+            },
+        }
+    }
+
+    /// Stops the writers and releases their leases.
+    pub async fn stop(self) {
+        match self {
+            Self::Batched(t) => {
+                if let Ok(t) = Arc::try_unwrap(t) {
+                    t.stop().await;
+                }
+            }
+            Self::PerSchool(map) => {
+                if let Ok(map) = Arc::try_unwrap(map) {
+                    for t in map.into_values() {
+                        t.stop().await;
+                    }
+                }
+            }
+            Self::Rill(_) | Self::Single(_) => {}
+        }
+    }
+}
+
+/// Checks what can be checked without the database.
+pub(crate) fn check_input(append: &Append) -> Result<()> {
+    for e in &append.events {
+        if e.payload.len() > MAX_PAYLOAD_BYTES {
+            return Err(Error::PayloadTooLarge { id: e.id, size: e.payload.len(), limit: MAX_PAYLOAD_BYTES });
+        }
+    }
+    if append.expected_version < 0 {
+        return Err(Error::Rejected { rule: "expected version must not be negative".into() });
+    }
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! `single`: one event per transaction into the single log, as pgbench would do it.
+//!
+//! A command of several events is several transactions, so a conflict on a later event leaves
+//! the earlier ones committed: that is the baseline's nature, and why the 2017 system could
+//! not do better than appending one by one.
+
+use sqlx::PgConnection;
+
+use super::{check_input, Append, Appended};
+use crate::error::{Error, Result};
+use crate::event::NewEvent;
+use crate::store::Store;
+
+pub(super) async fn append(store: &Store, a: Append) -> Result<Appended> {
+    check_input(&a)?;
+    store.check_school(a.school).await?;
+    let mut conn = store.pool().acquire().await.map_err(Error::db("acquiring a connection"))?;
+    let mut positions = Vec::with_capacity(a.events.len());
+    for (i, e) in a.events.iter().enumerate() {
+        positions.push(insert_one(&mut conn, store, &a, i, e).await?);
+    }
+    Ok(Appended { positions, version: a.expected_version + a.events.len() as i64 })
+}
+
+/// Inserts event `i` of `a` in one statement that also registers the stream, or checks that
+/// it belongs to `a.school`. Returns the global position. A duplicate event id of the same
+/// stream and version is an idempotent retry and returns the stored position.
+pub(super) async fn insert_one(
+    conn: &mut PgConnection,
+    store: &Store,
+    a: &Append,
+    i: usize,
+    e: &NewEvent,
+) -> Result<i64> {
+    let version = a.expected_version + 1 + i as i64;
+    let sql = format!(
+        "WITH reg AS (INSERT INTO streams (stream, school) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING school), \
+         owner AS (SELECT school FROM reg UNION ALL SELECT school FROM streams WHERE stream = $1 LIMIT 1) \
+         INSERT INTO events (school, id, stream, version, event_type, recorded_at, payload, metadata) \
+         SELECT $2, $3, $1, $4, $5, to_timestamp($6::float8 / 1e6), {}, $8::jsonb \
+         WHERE (SELECT school FROM owner) = $2 RETURNING global_position",
+        store.schema().payload.from_bytea("$7")
+    );
+    let inserted = sqlx::query_scalar::<_, i64>(&sql)
+        .bind(a.stream)
+        .bind(a.school)
+        .bind(e.id)
+        .bind(version)
+        .bind(&e.event_type)
+        .bind(e.recorded_at_us as f64)
+        .bind(e.payload.as_bytes())
+        .bind(&e.metadata)
+        .fetch_optional(&mut *conn)
+        .await;
+    match inserted {
+        Ok(Some(position)) => Ok(position),
+        Ok(None) => {
+            let owner = store.stream_school(a.stream).await?.unwrap_or(a.school);
+            Err(Error::WrongSchool { stream: a.stream, school: a.school, owner })
+        }
+        Err(err) => {
+            let unique = err
+                .as_database_error()
+                .filter(|d| d.is_unique_violation())
+                .and_then(|d| d.constraint().map(str::to_string));
+            match unique.as_deref() {
+                Some("events_id_key") => match store.positions_of(None, &[e.id]).await?.get(&e.id) {
+                    Some(&(position, stored_version)) if stored_version == version => Ok(position),
+                    _ => Err(Error::Conflict {
+                        stream: a.stream,
+                        expected: a.expected_version,
+                        actual: store.stream_version(a.stream).await?,
+                    }),
+                },
+                Some(_) => Err(Error::Conflict {
+                    stream: a.stream,
+                    expected: a.expected_version,
+                    actual: store.stream_version(a.stream).await?,
+                }),
+                None => Err(Error::Database { action: "inserting an event", source: err }),
+            }
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! The transactor: the only writer of its scope (one school, or the whole single log).
+//!
+//! Because it is the only writer, it keeps its streams' versions in memory and decides
+//! conflicts without a round trip. It drains its bounded queue into one transaction per
+//! batch (group commit) and acknowledges each append only after COMMIT returned. Ownership is
+//! a lease on the scope's head row: the UPDATE that hands out positions also checks and
+//! extends the lease, so a writer whose lease another process took can never commit.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use super::{check_input, Append, Appended, RowWriter};
+use crate::error::{Error, Result};
+use crate::event::{School, StoredEvent};
+use crate::store::{Layout, Store};
+
+/// How a transactor batches.
+#[derive(Debug, Clone)]
+pub struct TransactorConfig {
+    /// Most events in one transaction.
+    pub max_batch_events: usize,
+    /// Appends that may wait in the queue before `append` waits too (backpressure).
+    pub queue_depth: usize,
+    /// How long ownership lasts without a batch to extend it.
+    pub lease: Duration,
+    /// How rows reach the server.
+    pub writer: RowWriter,
+}
+
+impl Default for TransactorConfig {
+    fn default() -> Self {
+        Self { max_batch_events: 2000, queue_depth: 1024, lease: Duration::from_secs(30), writer: RowWriter::default() }
+    }
+}
+
+/// What a transactor owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    School(School),
+    Log,
+}
+
+impl Scope {
+    /// The head row that counts positions and carries the lease.
+    fn head(self) -> i32 {
+        match self {
+            Self::School(s) => s,
+            Self::Log => -1,
+        }
+    }
+}
+
+/// A handle on a running transactor.
+#[derive(Debug)]
+pub struct Transactor {
+    scope: Scope,
+    queue: mpsc::Sender<Request>,
+    task: JoinHandle<()>,
+}
+
+#[derive(Debug)]
+struct Request {
+    append: Append,
+    reply: oneshot::Sender<Result<Appended>>,
+}
+
+impl Transactor {
+    /// Takes ownership of `school` in a partitioned store and starts its writer.
+    pub async fn start_school(store: Store, school: School, config: TransactorConfig) -> Result<Self> {
+        assert_eq!(store.schema().layout, Layout::Partitioned);
+        Self::start(store, Scope::School(school), config).await
+    }
+
+    /// Takes ownership of a whole single-log store and starts its writer.
+    pub async fn start_log(store: Store, config: TransactorConfig) -> Result<Self> {
+        assert_eq!(store.schema().layout, Layout::SingleLog);
+        Self::start(store, Scope::Log, config).await
+    }
+
+    async fn start(store: Store, scope: Scope, config: TransactorConfig) -> Result<Self> {
+        let mut state =
+            State { store, scope, owner: Uuid::new_v4(), streams: HashMap::new(), schools: HashSet::new(), config };
+        state.acquire().await?;
+        let (queue, rx) = mpsc::channel(state.config.queue_depth);
+        let task = tokio::spawn(state.run(rx));
+        Ok(Self { scope, queue, task })
+    }
+
+    /// Queues an append and waits until it is committed or refused.
+    pub async fn append(&self, append: Append) -> Result<Appended> {
+        check_input(&append)?;
+        if let Scope::School(s) = self.scope {
+            if append.school != s {
+                return Err(Error::UnknownSchool { school: append.school });
+            }
+        }
+        let school = append.school;
+        let (reply, answer) = oneshot::channel();
+        self.queue.send(Request { append, reply }).await.map_err(|_| Error::WriterStopped { school })?;
+        answer.await.unwrap_or(Err(Error::WriterStopped { school }))
+    }
+
+    /// Finishes what is queued, releases the lease and stops.
+    pub async fn stop(self) {
+        drop(self.queue);
+        let _ = self.task.await;
+    }
+}
+
+/// The writer task's state.
+struct State {
+    store: Store,
+    scope: Scope,
+    /// This writer's identity in the lease.
+    owner: Uuid,
+    /// Known streams: (owning school, current version). Valid only while the lease is held.
+    streams: HashMap<Uuid, (School, i64)>,
+    /// Schools known to exist (whole-log scope only).
+    schools: HashSet<School>,
+    config: TransactorConfig,
+}
+
+impl State {
+    async fn run(mut self, mut queue: mpsc::Receiver<Request>) {
+        while let Some(first) = queue.recv().await {
+            let mut events = first.append.events.len();
+            let mut batch = vec![first];
+            while events < self.config.max_batch_events {
+                match queue.try_recv() {
+                    Ok(r) => {
+                        events += r.append.events.len();
+                        batch.push(r);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.process(batch).await;
+        }
+        self.release().await;
+    }
+
+    async fn acquire(&mut self) -> Result<()> {
+        let got: Option<i32> = sqlx::query_scalar(
+            "UPDATE school_heads SET owner = $1, lease_until = now() + make_interval(secs => $2) \
+             WHERE school = $3 AND (owner IS NULL OR owner = $1 OR lease_until < now()) RETURNING school",
+        )
+        .bind(self.owner)
+        .bind(self.config.lease.as_secs_f64())
+        .bind(self.scope.head())
+        .fetch_optional(self.store.pool())
+        .await
+        .map_err(Error::db("taking the writer's lease"))?;
+        self.streams.clear();
+        match (got, self.scope) {
+            (Some(_), Scope::Log) => {
+                self.schools = self.store.schools().await?.into_iter().collect();
+                Ok(())
+            }
+            (Some(_), Scope::School(_)) => Ok(()),
+            (None, Scope::School(school)) if !self.store.schools().await?.contains(&school) => {
+                Err(Error::UnknownSchool { school })
+            }
+            (None, _) => Err(Error::OwnershipLost { school: self.scope.head() }),
+        }
+    }
+
+    async fn release(&self) {
+        let _ =
+            sqlx::query("UPDATE school_heads SET owner = NULL, lease_until = NULL WHERE school = $1 AND owner = $2")
+                .bind(self.scope.head())
+                .bind(self.owner)
+                .execute(self.store.pool())
+                .await;
+    }
+
+    async fn process(&mut self, batch: Vec<Request>) {
+        if let Err(e) = self.learn_streams(&batch).await {
+            let reason = e.to_string();
+            for r in batch {
+                let _ = r.reply.send(Err(Error::BatchFailed { reason: reason.clone() }));
+            }
+            return;
+        }
+
+        // Decide every append against the versions in memory, in queue order.
+        let mut tentative: HashMap<Uuid, i64> = HashMap::new();
+        let mut accepted: Vec<(Request, usize)> = Vec::new(); // request, index of its first row
+        let mut suspects: Vec<Request> = Vec::new();
+        let mut rows: Vec<(StoredEvent, i64)> = Vec::new();
+        for r in batch {
+            let a = &r.append;
+            if self.scope == Scope::Log && !self.schools.contains(&a.school) {
+                let _ = r.reply.send(Err(Error::UnknownSchool { school: a.school }));
+                continue;
+            }
+            let Some(&(owner, stored)) = self.streams.get(&a.stream) else {
+                // learn_streams refused it: registered to another school.
+                let owner = self.store.stream_school(a.stream).await.ok().flatten().unwrap_or(a.school);
+                let _ = r.reply.send(Err(Error::WrongSchool { stream: a.stream, school: a.school, owner }));
+                continue;
+            };
+            if owner != a.school {
+                let _ = r.reply.send(Err(Error::WrongSchool { stream: a.stream, school: a.school, owner }));
+                continue;
+            }
+            let current = tentative.get(&a.stream).copied().unwrap_or(stored);
+            if a.expected_version != current {
+                suspects.push(r);
+                continue;
+            }
+            let first = rows.len();
+            for (i, e) in a.events.iter().enumerate() {
+                rows.push((StoredEvent::new(a.school, a.stream, current + 1 + i as i64, e), 0));
+            }
+            tentative.insert(a.stream, current + a.events.len() as i64);
+            accepted.push((r, first));
+        }
+
+        if !suspects.is_empty() {
+            self.settle_suspects(suspects, &tentative).await;
+        }
+        if accepted.is_empty() {
+            return;
+        }
+        match self.commit(&mut rows).await {
+            Ok(()) => {
+                for (stream, version) in tentative {
+                    if let Some(entry) = self.streams.get_mut(&stream) {
+                        entry.1 = version;
+                    }
+                }
+                for (r, first) in accepted {
+                    let n = r.append.events.len();
+                    let positions = rows[first..first + n].iter().map(|(_, p)| *p).collect();
+                    let version = r.append.expected_version + n as i64;
+                    let _ = r.reply.send(Ok(Appended { positions, version }));
+                }
+            }
+            Err(e) => {
+                // The outcome may be unknown (a COMMIT lost in transit): forget what we knew.
+                self.streams.clear();
+                let lost = matches!(e, Error::OwnershipLost { .. });
+                let reason = e.to_string();
+                for (r, _) in accepted {
+                    let err = if lost {
+                        Error::OwnershipLost { school: r.append.school }
+                    } else {
+                        Error::BatchFailed { reason: reason.clone() }
+                    };
+                    let _ = r.reply.send(Err(err));
+                }
+            }
+        }
+    }
+
+    /// Registers the batch's unknown streams and reads their owners and versions, in one
+    /// round trip. Streams owned by another school are left out of `self.streams`.
+    async fn learn_streams(&mut self, batch: &[Request]) -> Result<()> {
+        let mut seen = HashSet::new();
+        let (mut streams, mut schools) = (Vec::new(), Vec::new());
+        for r in batch {
+            let a = &r.append;
+            if !self.streams.contains_key(&a.stream) && seen.insert(a.stream) {
+                streams.push(a.stream);
+                schools.push(a.school);
+            }
+        }
+        if streams.is_empty() {
+            return Ok(());
+        }
+        let version_filter = match self.scope {
+            Scope::School(_) => "e.school = $3 AND e.stream = i.stream",
+            Scope::Log => "e.stream = i.stream AND $3::int IS NOT NULL",
+        };
+        let sql = format!(
+            "WITH i AS (SELECT * FROM unnest($1::uuid[], $2::int[]) AS t(stream, school)), \
+             ins AS (INSERT INTO streams (stream, school) SELECT stream, school FROM i ON CONFLICT DO NOTHING RETURNING stream, school) \
+             SELECT i.stream, coalesce(ins.school, s.school), \
+                    coalesce((SELECT max(e.version) FROM events e WHERE {version_filter}), 0) \
+             FROM i LEFT JOIN ins ON ins.stream = i.stream LEFT JOIN streams s ON s.stream = i.stream"
+        );
+        let found: Vec<(Uuid, School, i64)> = sqlx::query_as(&sql)
+            .bind(&streams)
+            .bind(&schools)
+            .bind(self.scope.head())
+            .fetch_all(self.store.pool())
+            .await
+            .map_err(Error::db("reading stream versions"))?;
+        for (stream, owner, version) in found {
+            let allowed = match self.scope {
+                Scope::School(s) => owner == s,
+                Scope::Log => true,
+            };
+            if allowed {
+                self.streams.insert(stream, (owner, version));
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends whose expected version is not the stream's: an idempotent retry when every
+    /// event id is already stored (the stored positions are returned), a conflict otherwise.
+    async fn settle_suspects(&self, suspects: Vec<Request>, tentative: &HashMap<Uuid, i64>) {
+        let ids: Vec<Uuid> = suspects.iter().flat_map(|r| r.append.events.iter().map(|e| e.id)).collect();
+        let stored = self.store.positions_of(self.scope_school(), &ids).await;
+        for r in suspects {
+            let a = &r.append;
+            let actual = tentative.get(&a.stream).copied().or(self.streams.get(&a.stream).map(|s| s.1)).unwrap_or(0);
+            let reply = match &stored {
+                Err(e) => Err(Error::BatchFailed { reason: e.to_string() }),
+                Ok(found) => {
+                    let hits: Option<Vec<(i64, i64)>> = a.events.iter().map(|e| found.get(&e.id).copied()).collect();
+                    match hits {
+                        Some(hits) if !hits.is_empty() => Ok(Appended {
+                            positions: hits.iter().map(|(p, _)| *p).collect(),
+                            version: hits.iter().map(|(_, v)| *v).max().unwrap_or(actual),
+                        }),
+                        _ => Err(Error::Conflict { stream: a.stream, expected: a.expected_version, actual }),
+                    }
+                }
+            };
+            let _ = r.reply.send(reply);
+        }
+    }
+
+    fn scope_school(&self) -> Option<School> {
+        match self.scope {
+            Scope::School(s) => Some(s),
+            Scope::Log => None,
+        }
+    }
+
+    /// One transaction: take positions from the head (checking the lease), write, commit.
+    async fn commit(&mut self, rows: &mut [(StoredEvent, i64)]) -> Result<()> {
+        let mut tx = self.store.pool().begin().await.map_err(Error::db("starting a batch"))?;
+        let head: Option<i64> = sqlx::query_scalar(
+            "UPDATE school_heads SET position = position + $1, lease_until = now() + make_interval(secs => $2) \
+             WHERE school = $3 AND owner = $4 RETURNING position",
+        )
+        .bind(rows.len() as i64)
+        .bind(self.config.lease.as_secs_f64())
+        .bind(self.scope.head())
+        .bind(self.owner)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(Error::db("taking positions"))?;
+        let Some(last) = head else {
+            drop(tx);
+            // Someone else holds the lease now; try to win it back for the next batch.
+            let _ = self.acquire().await;
+            return Err(Error::OwnershipLost { school: self.scope.head() });
+        };
+        let first = last - rows.len() as i64 + 1;
+        for (i, row) in rows.iter_mut().enumerate() {
+            row.1 = first + i as i64;
+        }
+        self.config.writer.write(&mut tx, self.store.schema().payload, rows).await?;
+        tx.commit().await.map_err(Error::db("committing a batch"))
+    }
+}
