@@ -6,7 +6,8 @@
 
 use sqlx::Connection;
 
-use super::{check_input, single::insert_one, Append, Appended};
+use super::single::{insert_one, Inserted};
+use super::{check_input, Append, Appended};
 use crate::error::{Error, Result};
 use crate::store::Store;
 
@@ -20,7 +21,14 @@ pub(super) async fn append(store: &Store, a: Append) -> Result<Appended> {
     let mut tx = conn.begin().await.map_err(Error::db("starting a transaction"))?;
     let mut positions = Vec::with_capacity(a.events.len());
     for (i, e) in a.events.iter().enumerate() {
-        positions.push(insert_one(&mut tx, store, &a, i, e).await?);
+        match insert_one(&mut tx, store, &a, i, e).await? {
+            Inserted::New(p) => positions.push(p),
+            Inserted::Existing(_) => {
+                // A retry of an append that committed: its transaction is aborted now.
+                drop(tx);
+                return retried(store, &a).await;
+            }
+        }
     }
     tx.commit().await.map_err(Error::db("committing events"))?;
 
@@ -42,4 +50,19 @@ pub(super) async fn append(store: &Store, a: Append) -> Result<Appended> {
         tx.commit().await.map_err(Error::db("committing the insert order"))?;
     }
     Ok(Appended { positions, version: a.expected_version + a.events.len() as i64 })
+}
+
+/// Answers a retried append from what is stored, when all of its events are.
+async fn retried(store: &Store, a: &Append) -> Result<Appended> {
+    let ids: Vec<uuid::Uuid> = a.events.iter().map(|e| e.id).collect();
+    let found = store.positions_of(None, &ids).await?;
+    let positions: Option<Vec<i64>> = ids.iter().map(|id| found.get(id).map(|(p, _)| *p)).collect();
+    match positions {
+        Some(positions) => Ok(Appended { positions, version: a.expected_version + a.events.len() as i64 }),
+        None => Err(Error::Conflict {
+            stream: a.stream,
+            expected: a.expected_version,
+            actual: store.stream_version(a.stream).await?,
+        }),
+    }
 }

@@ -17,21 +17,31 @@ pub(super) async fn append(store: &Store, a: Append) -> Result<Appended> {
     let mut conn = store.pool().acquire().await.map_err(Error::db("acquiring a connection"))?;
     let mut positions = Vec::with_capacity(a.events.len());
     for (i, e) in a.events.iter().enumerate() {
-        positions.push(insert_one(&mut conn, store, &a, i, e).await?);
+        let (Inserted::New(p) | Inserted::Existing(p)) = insert_one(&mut conn, store, &a, i, e).await?;
+        positions.push(p);
     }
     Ok(Appended { positions, version: a.expected_version + a.events.len() as i64 })
 }
 
+/// What [`insert_one`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Inserted {
+    /// Inserted at this global position.
+    New(i64),
+    /// Already stored at this position, with the same stream and version: an idempotent retry.
+    /// Inside a transaction, the failed insert has aborted it.
+    Existing(i64),
+}
+
 /// Inserts event `i` of `a` in one statement that also registers the stream, or checks that
-/// it belongs to `a.school`. Returns the global position. A duplicate event id of the same
-/// stream and version is an idempotent retry and returns the stored position.
+/// it belongs to `a.school`.
 pub(super) async fn insert_one(
     conn: &mut PgConnection,
     store: &Store,
     a: &Append,
     i: usize,
     e: &NewEvent,
-) -> Result<i64> {
+) -> Result<Inserted> {
     let version = a.expected_version + 1 + i as i64;
     let sql = format!(
         "WITH reg AS (INSERT INTO streams (stream, school) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING school), \
@@ -41,44 +51,51 @@ pub(super) async fn insert_one(
          WHERE (SELECT school FROM owner) = $2 RETURNING global_position",
         store.schema().payload.from_bytea("$7")
     );
-    let inserted = sqlx::query_scalar::<_, i64>(&sql)
-        .bind(a.stream)
-        .bind(a.school)
-        .bind(e.id)
-        .bind(version)
-        .bind(&e.event_type)
-        .bind(e.recorded_at_us as f64)
-        .bind(e.payload.as_bytes())
-        .bind(&e.metadata)
-        .fetch_optional(&mut *conn)
-        .await;
-    match inserted {
-        Ok(Some(position)) => Ok(position),
-        Ok(None) => {
-            let owner = store.stream_school(a.stream).await?.unwrap_or(a.school);
-            Err(Error::WrongSchool { stream: a.stream, school: a.school, owner })
+    // A statement that waited on another transaction's registration of the same stream does
+    // not see that row in its snapshot; the second attempt does.
+    for _attempt in 0..3 {
+        let inserted = sqlx::query_scalar::<_, i64>(&sql)
+            .bind(a.stream)
+            .bind(a.school)
+            .bind(e.id)
+            .bind(version)
+            .bind(&e.event_type)
+            .bind(e.recorded_at_us as f64)
+            .bind(e.payload.as_bytes())
+            .bind(&e.metadata)
+            .fetch_optional(&mut *conn)
+            .await;
+        match inserted {
+            Ok(Some(position)) => return Ok(Inserted::New(position)),
+            Ok(None) => match store.stream_school(a.stream).await? {
+                Some(owner) if owner != a.school => {
+                    return Err(Error::WrongSchool { stream: a.stream, school: a.school, owner })
+                }
+                _ => continue,
+            },
+            Err(err) => return classify(store, a, e, version, err).await,
         }
-        Err(err) => {
-            let unique = err
-                .as_database_error()
-                .filter(|d| d.is_unique_violation())
-                .and_then(|d| d.constraint().map(str::to_string));
-            match unique.as_deref() {
-                Some("events_id_key") => match store.positions_of(None, &[e.id]).await?.get(&e.id) {
-                    Some(&(position, stored_version)) if stored_version == version => Ok(position),
-                    _ => Err(Error::Conflict {
-                        stream: a.stream,
-                        expected: a.expected_version,
-                        actual: store.stream_version(a.stream).await?,
-                    }),
-                },
-                Some(_) => Err(Error::Conflict {
-                    stream: a.stream,
-                    expected: a.expected_version,
-                    actual: store.stream_version(a.stream).await?,
-                }),
-                None => Err(Error::Database { action: "inserting an event", source: err }),
-            }
-        }
+    }
+    Err(Error::BatchFailed { reason: format!("stream {} could not be registered", a.stream) })
+}
+
+/// A failed insert: an idempotent retry, a conflict, or a fault.
+async fn classify(store: &Store, a: &Append, e: &NewEvent, version: i64, err: sqlx::Error) -> Result<Inserted> {
+    let constraint =
+        err.as_database_error().filter(|d| d.is_unique_violation()).map(|d| d.constraint().map(str::to_string));
+    let conflict = || async {
+        Ok::<_, Error>(Error::Conflict {
+            stream: a.stream,
+            expected: a.expected_version,
+            actual: store.stream_version(a.stream).await?,
+        })
+    };
+    match constraint {
+        None => Err(Error::Database { action: "inserting an event", source: err }),
+        Some(Some(name)) if name == "events_id_key" => match store.positions_of(None, &[e.id]).await?.get(&e.id) {
+            Some(&(position, stored_version)) if stored_version == version => Ok(Inserted::Existing(position)),
+            _ => Err(conflict().await?),
+        },
+        Some(_) => Err(conflict().await?),
     }
 }
