@@ -4,12 +4,15 @@
 #![deny(missing_docs)]
 
 pub mod append;
+pub mod command;
+pub mod domain;
 mod error;
 pub mod event;
 pub mod store;
 pub mod upcast;
 
 pub use append::{Append, Appended, Appender, Strategy, Transactor, TransactorConfig};
+pub use command::{CommandHandler, Handled};
 pub use error::{Error, Result};
 pub use event::{NewEvent, RecordedEvent, School, StoredEvent, GLOBAL_SCHOOL, MAX_PAYLOAD_BYTES};
 pub use store::{Layout, PayloadType, Schema, Store};
