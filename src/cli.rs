@@ -51,6 +51,8 @@ pub enum Command {
         #[arg(long, default_value = "results")]
         results: PathBuf,
     },
+    /// Run the workload generator alone: print a summary, optionally write a sample.
+    Generate(GenerateArgs),
     /// Manage a database by hand.
     #[command(subcommand)]
     Db(DbCommand),
@@ -61,4 +63,39 @@ pub enum Command {
 pub enum DbCommand {
     /// Start a throwaway cluster, print its URL and wait until Ctrl-C.
     Start,
+}
+
+/// `stroom generate`.
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    /// Simulated days to generate.
+    #[arg(long, conflicts_with = "events")]
+    pub days: Option<u32>,
+    /// Generate whole days until at least this many events.
+    #[arg(long)]
+    pub events: Option<u64>,
+    /// Number of schools.
+    #[arg(long, default_value_t = 250)]
+    pub schools: u32,
+    /// Students across all schools.
+    #[arg(long, default_value_t = 100_000)]
+    pub students: u32,
+    /// Target events per school day.
+    #[arg(long, default_value_t = 1_200_000.0)]
+    pub events_per_school_day: f64,
+    /// Follow the published growth history, scaled by this factor (1 = the real volumes).
+    #[arg(long)]
+    pub growth: Option<f64>,
+    /// Seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Worker threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Write the first events as JSON lines to this file.
+    #[arg(long)]
+    pub sample: Option<PathBuf>,
+    /// Events in the sample.
+    #[arg(long, default_value_t = 1000)]
+    pub sample_size: usize,
 }

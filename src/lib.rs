@@ -3,11 +3,12 @@
 
 mod cli;
 mod database;
+mod generate;
 mod interrupt;
 
 use std::process::ExitCode;
 
-pub use cli::{Cli, Command, DbCommand, DbKind};
+pub use cli::{Cli, Command, DbCommand, DbKind, GenerateArgs};
 
 /// Runs one command line to completion and returns the process exit code. Errors are printed
 /// as one line.
@@ -61,6 +62,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             std::future::pending::<()>().await;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Generate(args) => generate::run(args),
         Command::Run { scenario, results } => {
             let scenario = stroom_loadgen::Scenario::load(scenario)?;
             let db = database::open(&cli, Some(scenario.profile), scenario.database_url.as_deref()).await?;

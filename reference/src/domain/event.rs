@@ -1,6 +1,8 @@
 //! The domain events of a secondary-school practice platform: a closed enum, one payload
 //! struct per type, encoded as JSON of about 150–400 bytes.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -93,9 +95,9 @@ domain_events! {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Client {
     /// `web`, `ios` or `android`.
-    pub app: String,
+    pub app: Cow<'static, str>,
     /// App version.
-    pub version: String,
+    pub version: Cow<'static, str>,
 }
 
 /// `Student/Created`.
