@@ -8,6 +8,8 @@ pub mod command;
 pub mod domain;
 mod error;
 pub mod event;
+pub mod read_model;
+pub mod replay;
 pub mod store;
 pub mod upcast;
 

@@ -1,9 +1,12 @@
 //! Active migrations: upcasters rewrite events as they are read, one function each, in order.
 
+use std::borrow::Cow;
+
 use crate::event::RecordedEvent;
 
-/// One upcaster: rewrites an event in place, or leaves it alone.
-pub type Upcaster = fn(&mut RecordedEvent);
+/// One upcaster: given an event's type and payload, the rewritten payload, or `None` to
+/// leave it alone. It works on bytes so replay can apply it without building rows.
+pub type Upcaster = fn(&str, &[u8]) -> Option<Vec<u8>>;
 
 /// A chain of upcasters applied to every event read from a store.
 #[derive(Debug, Clone, Default)]
@@ -26,26 +29,38 @@ impl Upcasters {
         self
     }
 
-    /// Applies the chain to one event.
+    /// Applies the chain to one event read back as a row.
     pub fn apply(&self, event: &mut RecordedEvent) {
-        for upcast in &self.0 {
-            upcast(event);
+        if let Cow::Owned(bytes) = self.upcast(&event.event_type, event.payload.as_bytes()) {
+            event.payload =
+                String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         }
+    }
+
+    /// Applies the chain to a payload; borrowed when nothing changed.
+    pub fn upcast<'a>(&self, event_type: &str, payload: &'a [u8]) -> Cow<'a, [u8]> {
+        let mut current = Cow::Borrowed(payload);
+        for upcast in &self.0 {
+            if let Some(rewritten) = upcast(event_type, &current) {
+                current = Cow::Owned(rewritten);
+            }
+        }
+        current
     }
 }
 
 /// `UserAgreement/Accepted` gained a `revision` when the agreement was revised a year in;
 /// events from before carry none and mean revision 1.
-pub fn agreement_revision(event: &mut RecordedEvent) {
-    if event.event_type != "UserAgreement/Accepted" {
-        return;
+pub fn agreement_revision(event_type: &str, payload: &[u8]) -> Option<Vec<u8>> {
+    if event_type != "UserAgreement/Accepted" {
+        return None;
     }
-    let Ok(serde_json::Value::Object(mut payload)) = serde_json::from_str(&event.payload) else { return };
-    if payload.contains_key("revision") {
-        return;
+    let Ok(serde_json::Value::Object(mut fields)) = serde_json::from_slice(payload) else { return None };
+    if fields.contains_key("revision") {
+        return None;
     }
-    payload.insert("revision".into(), 1.into());
-    event.payload = serde_json::Value::Object(payload).to_string();
+    fields.insert("revision".into(), 1.into());
+    serde_json::to_vec(&serde_json::Value::Object(fields)).ok()
 }
 
 #[cfg(test)]

@@ -103,6 +103,11 @@ impl Store {
         Ok(rows.into_iter().map(|(id, p, v)| (id, (p, v))).collect())
     }
 
+    /// The upcasters applied to every event read.
+    pub fn upcasters(&self) -> &Upcasters {
+        &self.upcasters
+    }
+
     /// The connection pool.
     pub fn pool(&self) -> &PgPool {
         &self.pool
@@ -163,12 +168,63 @@ impl Store {
         Ok(n)
     }
 
-    /// A raw binary `COPY (SELECT …) TO STDOUT` of the whole log in school order; returns the
-    /// bytes received. The reference rate replays are measured against.
+    /// The bulk path for backfills: in one transaction, takes positions from the schools'
+    /// heads, registers streams that start here, and writes the rows with binary COPY. Events
+    /// must be in order within each school. It takes no lease, so it must not run while
+    /// transactors own the same schools.
+    pub async fn bulk_load(&self, events: &[StoredEvent]) -> Result<u64> {
+        let mut counts: HashMap<School, i64> = HashMap::new();
+        for e in events {
+            *counts.entry(e.school).or_default() += 1;
+        }
+        let (schools, ns): (Vec<School>, Vec<i64>) = counts.iter().map(|(s, n)| (*s, *n)).unzip();
+        let mut tx = self.pool.begin().await.map_err(Error::db("starting a bulk load"))?;
+        let heads: Vec<(School, i64)> = sqlx::query_as(
+            "UPDATE school_heads h SET position = h.position + c.n FROM unnest($1::int[], $2::bigint[]) AS c(school, n) \
+             WHERE h.school = c.school RETURNING h.school, h.position",
+        )
+        .bind(&schools)
+        .bind(&ns)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(Error::db("taking positions for a bulk load"))?;
+        if heads.len() != schools.len() {
+            let known: HashSet<School> = heads.iter().map(|(s, _)| *s).collect();
+            let school = schools.into_iter().find(|s| !known.contains(s)).unwrap_or_default();
+            return Err(Error::UnknownSchool { school });
+        }
+        let mut next: HashMap<School, i64> = heads.into_iter().map(|(s, last)| (s, last - counts[&s] + 1)).collect();
+        let rows: Vec<(StoredEvent, i64)> = events
+            .iter()
+            .map(|e| {
+                let p = next.get_mut(&e.school).expect("every school has a head");
+                *p += 1;
+                (e.clone(), *p - 1)
+            })
+            .collect();
+        let (new_streams, owners): (Vec<Uuid>, Vec<School>) =
+            events.iter().filter(|e| e.version == 1).map(|e| (e.stream, e.school)).unzip();
+        sqlx::query(
+            "INSERT INTO streams (stream, school) SELECT * FROM unnest($1::uuid[], $2::int[]) ON CONFLICT DO NOTHING",
+        )
+        .bind(&new_streams)
+        .bind(&owners)
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::db("registering streams"))?;
+        let n = copy_events(&mut tx, "events", self.schema.payload, &rows).await?;
+        tx.commit().await.map_err(Error::db("committing a bulk load"))?;
+        Ok(n)
+    }
+
+    /// A raw binary `COPY (SELECT …) TO STDOUT` of the columns a replay reads, in global
+    /// order; returns the bytes received. The reference rate replays are measured against.
     pub async fn raw_copy_out(&self) -> Result<u64> {
         let mut conn = self.pool.acquire().await.map_err(Error::db("acquiring a connection"))?;
-        let statement =
-            format!("COPY (SELECT {COLUMNS} FROM events ORDER BY school, position) TO STDOUT (FORMAT binary)");
+        let statement = format!(
+            "COPY (SELECT {} FROM events ORDER BY global_position) TO STDOUT (FORMAT binary)",
+            crate::replay::replay_columns(self)
+        );
         let mut stream = conn.copy_out_raw(&statement).await.map_err(Error::db("starting COPY out"))?;
         let mut bytes = 0u64;
         while let Some(chunk) = stream.try_next().await.map_err(Error::db("reading COPY out"))? {

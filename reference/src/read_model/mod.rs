@@ -1,0 +1,9 @@
+//! The read side: a mergeable in-memory read model, built as `events.fold(model, handle)`.
+
+mod digest;
+mod handlers;
+mod merge;
+mod model;
+
+pub use handlers::{fold, handle, Envelope, Handlers, SESSION_TIMEOUT_US};
+pub use model::{Account, QuestionStats, QuizState, ReadModel, SectionInfo, SectionProgress, StudentView};

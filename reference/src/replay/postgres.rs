@@ -1,0 +1,117 @@
+//! Replay from PostgreSQL: one reader in global order, or schools on N workers.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use futures::TryStreamExt;
+
+use super::copy_out::CopyRows;
+use super::{decode, Replayed};
+use crate::error::{Error, Result};
+use crate::event::{School, GLOBAL_SCHOOL};
+use crate::read_model::{handle, Handlers, ReadModel};
+use crate::store::{Layout, Store};
+
+/// The columns a replay reads, in the order [`decode::row`] expects.
+pub fn replay_columns(store: &Store) -> &'static str {
+    match store.schema().layout {
+        Layout::Partitioned => "school, position, recorded_at, event_type, payload",
+        Layout::SingleLog => "school, global_position, recorded_at, event_type, payload",
+    }
+}
+
+/// Streams `select` out with binary COPY and folds every row into `model`; memory stays at
+/// one chunk plus the model. Returns the rows read.
+async fn fold_query(store: &Store, select: &str, handlers: Handlers, model: &mut ReadModel) -> Result<u64> {
+    let mut conn = store.pool().acquire().await.map_err(Error::db("acquiring a connection"))?;
+    let result = fold_copy(&mut conn, store, select, handlers, model).await;
+    if result.is_err() {
+        // A COPY abandoned midway leaves the connection mid-protocol: never reuse it.
+        conn.close_on_drop();
+    }
+    result
+}
+
+async fn fold_copy(
+    conn: &mut sqlx::PgConnection,
+    store: &Store,
+    select: &str,
+    handlers: Handlers,
+    model: &mut ReadModel,
+) -> Result<u64> {
+    let statement = format!("COPY ({select}) TO STDOUT (FORMAT binary)");
+    let mut stream = conn.copy_out_raw(&statement).await.map_err(Error::db("starting replay COPY"))?;
+    let (upcasters, payload) = (store.upcasters(), store.schema().payload);
+    let mut rows = CopyRows::default();
+    let mut n = 0u64;
+    while let Some(chunk) = stream.try_next().await.map_err(Error::db("reading replay COPY"))? {
+        rows.push(&chunk);
+        rows.drain(|f| {
+            let env = decode::row(upcasters, payload, f)?;
+            handle(handlers, model, &env);
+            n += 1;
+            Ok(())
+        })?;
+    }
+    Ok(n)
+}
+
+/// One reader over the whole log in global order: the 2017 baseline.
+pub async fn sequential(store: &Store, handlers: Handlers) -> Result<Replayed> {
+    let started = Instant::now();
+    let mut model = ReadModel::default();
+    let select = format!("SELECT {} FROM events ORDER BY global_position", replay_columns(store));
+    let events = fold_query(store, &select, handlers, &mut model).await?;
+    Ok(Replayed { digest: model.digest(), model, events, elapsed: started.elapsed() })
+}
+
+/// Course material first, then schools on `workers` concurrent readers, largest school
+/// first; the schools' models are merged at the end. Run it on a multi-threaded runtime.
+pub async fn parallel(store: &Store, handlers: Handlers, workers: usize) -> Result<Replayed> {
+    let started = Instant::now();
+    let mut course = ReadModel::default();
+    let mut events = fold_query(store, &school_select(store, GLOBAL_SCHOOL), handlers, &mut course).await?;
+
+    let queue: Arc<Mutex<VecDeque<School>>> =
+        Arc::new(Mutex::new(schools_largest_first(store).await?.into_iter().filter(|&s| s != GLOBAL_SCHOOL).collect()));
+    let tasks: Vec<_> = (0..workers.max(1))
+        .map(|_| {
+            let (store, queue) = (store.clone(), queue.clone());
+            tokio::spawn(async move {
+                let mut model = ReadModel::default();
+                let mut n = 0u64;
+                loop {
+                    let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                    let Some(school) = next else { break };
+                    n += fold_query(&store, &school_select(&store, school), handlers, &mut model).await?;
+                }
+                Ok::<_, Error>((model, n))
+            })
+        })
+        .collect();
+    let mut model = course;
+    for task in tasks {
+        let (m, n) = task.await.map_err(|e| Error::BatchFailed { reason: format!("replay worker failed: {e}") })??;
+        model = model.merge(m);
+        events += n;
+    }
+    Ok(Replayed { digest: model.digest(), model, events, elapsed: started.elapsed() })
+}
+
+fn school_select(store: &Store, school: School) -> String {
+    let order = match store.schema().layout {
+        Layout::Partitioned => "position",
+        Layout::SingleLog => "global_position",
+    };
+    format!("SELECT {} FROM events WHERE school = {school} ORDER BY {order}", replay_columns(store))
+}
+
+/// Schools by number of events, largest first: the biggest school bounds the total time.
+async fn schools_largest_first(store: &Store) -> Result<Vec<School>> {
+    let sql = match store.schema().layout {
+        Layout::Partitioned => "SELECT school FROM school_heads WHERE school >= 0 ORDER BY position DESC, school",
+        Layout::SingleLog => "SELECT school FROM events GROUP BY school ORDER BY count(*) DESC, school",
+    };
+    sqlx::query_scalar(sql).fetch_all(store.pool()).await.map_err(Error::db("sizing schools"))
+}
