@@ -51,6 +51,27 @@ pub enum Command {
         #[arg(long, default_value = "results")]
         results: PathBuf,
     },
+    /// Compare two results, normalised by each run's reference rates; exit 3 on a regression.
+    Compare {
+        /// The baseline result.json.
+        baseline: PathBuf,
+        /// The current result.json.
+        current: PathBuf,
+        /// Relative change treated as noise.
+        #[arg(long, default_value_t = 0.15)]
+        noise: f64,
+        /// Only figures whose names start with this (repeatable), e.g. `replay.parallel`.
+        #[arg(long)]
+        only: Vec<String>,
+    },
+    /// Print the capacity plan of a result: fitted scalability, projections, headroom.
+    Plan {
+        /// A result.json.
+        result: PathBuf,
+        /// p99 acknowledgement latency objective in ms (default: the scenario's).
+        #[arg(long)]
+        slo_p99_ms: Option<f64>,
+    },
     /// Run the workload generator alone: print a summary, optionally write a sample.
     Generate(GenerateArgs),
     /// Manage a database by hand.

@@ -8,6 +8,8 @@ mod interrupt;
 
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 pub use cli::{Cli, Command, DbCommand, DbKind, GenerateArgs};
 
 /// Runs one command line to completion and returns the process exit code. Errors are printed
@@ -63,6 +65,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate(args) => generate::run(args),
+        Command::Compare { baseline, current, noise, only } => {
+            anyhow::ensure!((0.0..1.0).contains(noise), "--noise must be between 0 and 1, e.g. 0.15");
+            let b = stroom_loadgen::RunResult::read(baseline).context("reading the baseline")?;
+            let c = stroom_loadgen::RunResult::read(current).context("reading the current result")?;
+            let comparison = stroom_loadgen::compare(&b, &c, *noise, only);
+            anyhow::ensure!(
+                !comparison.rows.is_empty(),
+                "the two results share no figures{}",
+                if only.is_empty() { String::new() } else { format!(" starting with {only:?}") }
+            );
+            print!("{}", comparison.render(*noise));
+            let regressions: Vec<_> = comparison.regressions().map(|r| r.name.clone()).collect();
+            if regressions.is_empty() {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                stroom_loadgen::note(format_args!("regression in {}", regressions.join(", ")));
+                Ok(ExitCode::from(3))
+            }
+        }
+        Command::Plan { result, slo_p99_ms } => {
+            let r = stroom_loadgen::RunResult::read(result).context("reading the result")?;
+            let slo = slo_p99_ms.or_else(|| r.scenario.get("slo_p99_ms").and_then(|v| v.as_f64())).unwrap_or(50.0);
+            print!("{}", stroom_loadgen::plan(&r, slo).render());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Run { scenario, results } => {
             let scenario = stroom_loadgen::Scenario::load(scenario)?;
             let db = database::open(&cli, Some(scenario.profile), scenario.database_url.as_deref()).await?;

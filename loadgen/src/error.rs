@@ -51,6 +51,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A result file could not be used.
+    #[error("{}: {reason}", path.display())]
+    ReadResult {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// A cluster-side problem, e.g. reading settings.
     #[error(transparent)]
     Cluster(#[from] stroom_cluster::Error),

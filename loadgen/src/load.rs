@@ -33,6 +33,8 @@ pub async fn backfill(
     events: Option<u64>,
     days: Option<u32>,
     mut keep: Option<&mut Vec<StoredEvent>>,
+    mut summary: Option<&mut crate::generator::Summary>,
+    progress: Option<&crate::progress::Progress>,
 ) -> Result<Loaded> {
     let started = Instant::now();
     let mut schools = vec![GLOBAL_SCHOOL];
@@ -57,6 +59,9 @@ pub async fn backfill(
         }
         let day = generator.next_day();
         day_count += 1;
+        if let Some(s) = summary.as_deref_mut() {
+            s.add(&day);
+        }
         let rows: Vec<StoredEvent> =
             day.schools.iter().flat_map(|(_, evs)| evs.iter().map(|e| e.to_stored())).collect();
         per_day.push(rows.len() as u64);
@@ -65,6 +70,9 @@ pub async fn backfill(
         }
         if let Some(k) = keep.as_deref_mut() {
             k.extend(rows);
+        }
+        if let Some(p) = progress {
+            p.set(total);
         }
         if last_note.elapsed() >= Duration::from_secs(2) {
             last_note = Instant::now();

@@ -1,5 +1,7 @@
-//! `result.json`: versioned, and written so that a partial result never looks complete.
+//! `result.json`: versioned (see `results/result.schema.json`), and written so that a
+//! partial result never looks complete.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -8,6 +10,7 @@ use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::figures::Figures;
 use crate::scenario::Scenario;
+use crate::threshold::Verdict;
 
 /// Bumped whenever the layout of `result.json` changes incompatibly.
 pub const RESULT_VERSION: u32 = 1;
@@ -25,10 +28,20 @@ pub struct RunResult {
     pub started_at: String,
     /// When it ended, RFC 3339.
     pub finished_at: String,
+    /// Whether every phase ran to the end. Only complete results are written.
+    pub complete: bool,
     /// What it ran on.
     pub environment: Environment,
     /// The figures, by dotted name.
     pub figures: Figures,
+    /// The thresholds' verdicts.
+    pub thresholds: Vec<Verdict>,
+    /// Data behind the report's plots, by name: (x, y) points.
+    #[serde(default)]
+    pub series: BTreeMap<String, Vec<(f64, f64)>>,
+    /// The capacity plan, in words.
+    #[serde(default)]
+    pub plan: Vec<String>,
 }
 
 impl RunResult {
@@ -40,24 +53,38 @@ impl RunResult {
             scenario: serde_json::to_value(scenario).unwrap_or_default(),
             started_at,
             finished_at: String::new(),
+            complete: false,
             environment,
             figures: Figures::new(),
+            thresholds: Vec::new(),
+            series: BTreeMap::new(),
+            plan: Vec::new(),
         }
     }
 
-    /// Reads a result file.
+    /// Whether every threshold held.
+    pub fn passed(&self) -> bool {
+        self.thresholds.iter().all(|v| v.passed)
+    }
+
+    /// Reads a result file; one that is not a complete stroom result is an error.
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::WriteResults { path: path.into(), source })?;
-        serde_json::from_str(&text).map_err(|e| Error::WriteResults {
-            path: path.into(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-        })
+        let bad = |reason: String| Error::ReadResult { path: path.to_path_buf(), reason };
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        let r: Self = serde_json::from_str(&text).map_err(|e| bad(format!("not a stroom result: {e}")))?;
+        if r.result_version != RESULT_VERSION {
+            return Err(bad(format!("result_version {} is not {RESULT_VERSION}", r.result_version)));
+        }
+        if !r.complete {
+            return Err(bad("the run did not complete".into()));
+        }
+        Ok(r)
     }
 }
 
 /// Writes `files` (name, contents) into `<root>/<scenario>/<stamp>/`: first into a hidden
 /// `.partial` directory, then renamed into place, so a directory that exists is complete.
-pub fn write_run_dir(root: &Path, scenario: &str, stamp: &str, files: &[(&str, String)]) -> Result<PathBuf> {
+pub fn write_run_dir(root: &Path, scenario: &str, stamp: &str, files: &[(String, Vec<u8>)]) -> Result<PathBuf> {
     let parent = root.join(scenario);
     let partial = parent.join(format!(".{stamp}.partial"));
     let done = parent.join(stamp);
@@ -68,6 +95,9 @@ pub fn write_run_dir(root: &Path, scenario: &str, stamp: &str, files: &[(&str, S
     std::fs::create_dir_all(&partial).map_err(io(&partial))?;
     for (name, contents) in files {
         let path = partial.join(name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+        }
         std::fs::write(&path, contents).map_err(io(&path))?;
     }
     std::fs::rename(&partial, &done).map_err(io(&done))?;
@@ -81,9 +111,9 @@ mod tests {
     #[test]
     fn a_written_run_dir_holds_every_file_and_no_partial() {
         let root = tempfile::tempdir().unwrap();
-        let dir =
-            write_run_dir(root.path(), "quick", "20260101T000000Z", &[("a", "1".into()), ("b", "2".into())]).unwrap();
-        assert_eq!(std::fs::read_to_string(dir.join("b")).unwrap(), "2");
+        let files = vec![("a".to_string(), b"1".to_vec()), ("hdr/b".to_string(), b"2".to_vec())];
+        let dir = write_run_dir(root.path(), "quick", "20260101T000000Z", &files).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("hdr/b")).unwrap(), "2");
         let names: Vec<_> =
             std::fs::read_dir(root.path().join("quick")).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("20260101T000000Z")]);

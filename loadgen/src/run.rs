@@ -1,19 +1,24 @@
 //! `stroom run`: a scenario's phases, in order, against one database.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-use sqlx::postgres::PgPoolOptions;
 use sqlx::Connection;
 use stroom_cluster::Database;
-use stroom_reference::{Schema, School, Store};
+use stroom_reference::Schema;
 
 use crate::environment::Environment;
 use crate::error::{Error, Result};
+use crate::figures::{Figure, Figures};
+use crate::generator::{DayKind, Generator, Summary};
+use crate::load::backfill;
+use crate::namespace::fresh_store;
+use crate::phase::{self, generator_config};
 use crate::progress::{note, Progress};
 use crate::result_file::{write_run_dir, RunResult};
 use crate::scenario::Scenario;
-use crate::{calibrate, report_md, synthetic};
-use std::io::Write;
+use crate::{plan, report_html, report_md};
 
 /// What a finished run produced.
 #[derive(Debug)]
@@ -26,47 +31,112 @@ pub struct Outcome {
     pub result: RunResult,
 }
 
-/// Runs every phase of `scenario` on `db` and writes `result.json` and `report.md` under
-/// `results_root/<name>/<timestamp>/`.
+/// Runs every phase of `scenario` on `db` and writes `result.json`, `report.md`,
+/// `report.html` and interval logs under `results_root/<name>/<timestamp>/`.
 pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Result<Outcome> {
     let started = chrono::Utc::now();
     note(format_args!("scenario '{}' on {}", scenario.name, db.describe()));
-    // One plain connection first: a refused or misconfigured server fails at once instead of
-    // after the pool's acquire timeout.
-    sqlx::PgConnection::connect(db.url()).await.map_err(Error::Connect)?.close().await.ok();
-    let pool = PgPoolOptions::new().max_connections(32).connect(db.url()).await.map_err(Error::Connect)?;
-    let settings = stroom_cluster::effective_settings(&pool).await?;
+    // One plain connection first: a refused or misconfigured server fails at once.
+    let mut conn = sqlx::PgConnection::connect(db.url()).await.map_err(Error::Connect)?;
+    let settings = {
+        let rows: Vec<(String, String, Option<String>)> =
+            sqlx::query_as("SELECT name, setting, unit FROM pg_settings WHERE name = ANY($1)")
+                .bind(stroom_cluster::RECORDED_SETTINGS)
+                .fetch_all(&mut conn)
+                .await
+                .map_err(|source| Error::Database { action: "reading the server's settings", source })?;
+        rows.into_iter()
+            .map(|(n, s, u)| (n, format!("{s}{}", u.map(|u| format!(" × {u}")).unwrap_or_default())))
+            .collect()
+    };
+    conn.close().await.ok();
     let profile = db.profile().map(|p| p.name().to_string()).unwrap_or_else(|| "external".into());
-    let environment = Environment::capture(db.describe(), profile, settings);
-    let mut result = RunResult::new(scenario, started.to_rfc3339(), environment);
+    let mut result =
+        RunResult::new(scenario, started.to_rfc3339(), Environment::capture(db.describe(), profile, settings));
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
 
-    let store = Store::install(pool, Schema { layout: scenario.layout, payload: scenario.payload }).await?;
-    let schools: Vec<School> = (1..=scenario.schools as School).collect();
-    store.add_schools(&schools).await?;
-
-    let progress = Progress::phase(&format!("generating {} stand-in events", scenario.events));
-    let t = std::time::Instant::now();
-    let rows = synthetic::events(scenario.seed, scenario.schools, scenario.events);
-    progress.done(scenario.events, t.elapsed().as_secs_f64());
+    // Load.
+    let history =
+        fresh_store(db.url(), "history", Schema { layout: scenario.layout, payload: scenario.payload }, 16).await?;
+    let mut generator = Generator::new(generator_config(scenario, cores));
+    let mut summary = Summary::default();
+    let progress = Progress::with_total("load: generating history into the store", scenario.load.events.unwrap_or(0));
+    let loaded = backfill(
+        &history,
+        &mut generator,
+        scenario.load.events,
+        scenario.load.days,
+        None,
+        Some(&mut summary),
+        Some(&progress),
+    )
+    .await?;
+    progress.done(loaded.events, loaded.elapsed.as_secs_f64());
+    generate_figures(scenario, &summary, &loaded, &mut result);
 
     if let Some(plan) = &scenario.calibrate {
-        calibrate::run(&store, &rows, plan, &mut result.figures).await?;
+        phase::calibrate::run(db.url(), scenario, &history, plan, &mut result.figures).await?;
     }
-    let stored = store.count().await?;
-    if scenario.calibrate.is_some() && stored != rows.len() as i64 {
-        return Err(Error::Database {
-            action: "checking the calibrated rows",
-            source: sqlx::Error::Protocol(format!("{stored} rows stored, {} copied", rows.len())),
-        });
+    if let Some(plan) = &scenario.append {
+        let outcome = phase::append::run(db.url(), scenario, plan, &mut result.figures).await?;
+        for (strategy, runs) in &outcome.open {
+            for (rate, recorded) in runs {
+                let spectrum = [0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999]
+                    .iter()
+                    .map(|q| (1.0 / (1.0 - q), recorded.latency_ms(*q)))
+                    .collect();
+                result.series.insert(format!("latency.{strategy} @ {rate}/s"), spectrum);
+            }
+        }
+        files.extend(outcome.logs);
     }
+    if let Some(plan) = &scenario.replay {
+        phase::replay::run(scenario, plan, &history, loaded.days, &mut result.figures).await?;
+    }
+    history.pool().close().await;
 
-    let finished = chrono::Utc::now();
-    result.finished_at = finished.to_rfc3339();
-    let json = serde_json::to_string_pretty(&result).expect("results serialise");
+    let capacity = plan::plan(&result, scenario.slo_p99_ms);
+    result.figures.extend(capacity.figures());
+    result.plan = capacity.lines.clone();
+    result.thresholds = scenario.thresholds.iter().map(|t| t.check(&result.figures)).collect();
+    result.complete = true;
+    result.finished_at = chrono::Utc::now().to_rfc3339();
+
     let md = report_md::render(&result);
+    files.push(("result.json".into(), serde_json::to_vec_pretty(&result).expect("results serialise")));
+    files.push(("report.md".into(), md.clone().into_bytes()));
+    files.push(("report.html".into(), report_html::render(&result).into_bytes()));
     let stamp = started.format("%Y%m%dT%H%M%SZ").to_string();
-    let dir = write_run_dir(results_root, &scenario.name, &stamp, &[("result.json", json), ("report.md", md.clone())])?;
+    let dir = write_run_dir(results_root, &scenario.name, &stamp, &files)?;
     let _ = writeln!(std::io::stdout().lock(), "{md}");
     note(format_args!("wrote {}", dir.display()));
-    Ok(Outcome { dir, passed: true, result })
+    for v in result.thresholds.iter().filter(|v| !v.passed) {
+        note(format_args!("threshold failed: {} ({})", v.threshold, v.detail));
+    }
+    Ok(Outcome { dir, passed: result.passed(), result })
+}
+
+fn generate_figures(scenario: &Scenario, summary: &Summary, loaded: &crate::load::Loaded, result: &mut RunResult) {
+    let f: &mut Figures = &mut result.figures;
+    let one = |unit: &str, v: f64| Figure::from_repetitions(unit, vec![v]);
+    f.insert("load.events".into(), one("events", loaded.events as f64));
+    f.insert("load.events_per_s".into(), one("events/s", loaded.events as f64 / loaded.elapsed.as_secs_f64()));
+    let per_day = if summary.school_days > 0 {
+        summary.events_per_school_day()
+    } else {
+        summary.events as f64 / f64::from(summary.days.max(1))
+    };
+    f.insert("generate.events_per_day".into(), one("events", per_day));
+    f.insert("generate.peak_hour_events_per_s".into(), one("events/s", summary.peak_hour_events_per_s()));
+    // The generator on its own, one thread, one school day of this population.
+    let mut g = Generator::new(generator_config(scenario, 1));
+    debug_assert_eq!(crate::generator::day_kind(0), DayKind::SchoolDay);
+    let started = Instant::now();
+    let n = g.next_day().len();
+    f.insert("generate.events_per_s".into(), one("events/s", n as f64 / started.elapsed().as_secs_f64()));
+    result.series.insert(
+        "generate.events_per_day".into(),
+        summary.per_day.iter().enumerate().map(|(d, n)| (d as f64, *n as f64)).collect(),
+    );
 }

@@ -1,14 +1,17 @@
 //! Scenario files: TOML parsed into raw structs, then validated once into a [`Scenario`].
+//! A malformed or inconsistent file fails before anything runs, naming file, line and field.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use stroom_cluster::Profile;
-use stroom_reference::{Layout, PayloadType};
+use stroom_reference::read_model::Handlers;
+use stroom_reference::{Layout, PayloadType, Strategy};
 use toml::Spanned;
 
 use crate::error::{Error, Result};
+use crate::threshold::Threshold;
 
 /// A validated scenario: what the phases consume. Nothing re-reads the file after this.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -27,26 +30,97 @@ pub struct Scenario {
     /// Settings profile of a started server.
     #[serde(serialize_with = "ser_profile")]
     pub profile: Profile,
-    /// Table layout.
+    /// Table layout of the loaded history.
     #[serde(serialize_with = "ser_display")]
     pub layout: Layout,
     /// Payload column type.
     #[serde(serialize_with = "ser_display")]
     pub payload: PayloadType,
-    /// Number of schools.
-    pub schools: u32,
-    /// Events loaded before the measured phases.
-    pub events: u64,
-    /// The calibrate phase, if present.
+    /// Population and generator settings.
+    pub population: Population,
+    /// The load phase.
+    pub load: Load,
+    /// The calibrate phase.
     pub calibrate: Option<Calibrate>,
+    /// The append phase.
+    pub append: Option<AppendPlan>,
+    /// The replay phase.
+    pub replay: Option<ReplayPlan>,
+    /// Pass/fail checks over the figures.
+    pub thresholds: Vec<Threshold>,
+    /// Service-level objective for p99 acknowledgement latency, used by the capacity plan.
+    pub slo_p99_ms: f64,
 }
 
-/// Same-run reference rates: raw COPY in and out of the loaded rows.
+/// Who generates events.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Population {
+    /// Schools.
+    pub schools: u32,
+    /// Students across schools.
+    pub students: u32,
+    /// Target events per school day across schools.
+    pub events_per_school_day: f64,
+}
+
+/// How much history to load before measuring.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Load {
+    /// At least this many events (whole days), if set.
+    pub events: Option<u64>,
+    /// This many simulated days, if set.
+    pub days: Option<u32>,
+}
+
+/// Same-run reference rates: raw COPY in and out.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Calibrate {
     /// How many times each COPY is measured.
     pub repetitions: u32,
+    /// Rows copied in per repetition.
+    pub rows: u64,
 }
+
+/// The append phase: closed-loop sweeps and open-loop runs per strategy.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AppendPlan {
+    /// Strategies, in order.
+    #[serde(serialize_with = "ser_strategies")]
+    pub strategies: Vec<Strategy>,
+    /// Closed loop: concurrent writers to sweep over.
+    pub writers: Vec<usize>,
+    /// Closed loop: measured seconds per step.
+    pub duration_s: f64,
+    /// Seconds of warm-up excluded from every measurement.
+    pub warmup_s: f64,
+    /// Open loop, if any: arrival rates in events/s.
+    pub open_rates: Vec<f64>,
+    /// Open loop: measured seconds per rate.
+    pub open_duration_s: f64,
+    /// Open loop: virtual users (each owns a share of the streams).
+    pub open_users: usize,
+    /// Strategies the open loop runs (default: all but rill).
+    #[serde(serialize_with = "ser_strategies")]
+    pub open_strategies: Vec<Strategy>,
+}
+
+/// The replay phase.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReplayPlan {
+    /// `sequential`, `parallel`, `memory`.
+    pub modes: Vec<String>,
+    /// Worker counts for the parallel modes.
+    pub threads: Vec<usize>,
+    /// Repetitions of each measurement.
+    pub repetitions: u32,
+    /// Handler set.
+    #[serde(serialize_with = "ser_handlers")]
+    pub handlers: Handlers,
+    /// Extra busy work per event in nanoseconds: a knob to show the regression gate failing.
+    pub extra_ns_per_event: u64,
+}
+
+const MIN_APPEND_SECONDS: f64 = 1.0;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,6 +137,12 @@ struct Raw {
     population: RawPopulation,
     load: RawLoad,
     calibrate: Option<RawCalibrate>,
+    append: Option<RawAppend>,
+    replay: Option<RawReplay>,
+    #[serde(default)]
+    thresholds: Vec<Spanned<String>>,
+    #[serde(default)]
+    slo: Option<RawSlo>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -83,27 +163,86 @@ struct RawStore {
 #[serde(deny_unknown_fields)]
 struct RawPopulation {
     schools: Spanned<u32>,
+    students: Option<Spanned<u32>>,
+    events_per_school_day: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLoad {
-    events: Spanned<u64>,
+    events: Option<Spanned<u64>>,
+    days: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCalibrate {
-    #[serde(default = "default_repetitions")]
-    repetitions: Spanned<u32>,
+    repetitions: Option<Spanned<u32>>,
+    rows: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAppend {
+    strategies: Spanned<Vec<String>>,
+    writers: Option<Spanned<Vec<usize>>>,
+    duration_s: Option<Spanned<f64>>,
+    warmup_s: Option<Spanned<f64>>,
+    open: Option<RawOpen>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOpen {
+    rates: Spanned<Vec<f64>>,
+    duration_s: Option<Spanned<f64>>,
+    users: Option<Spanned<usize>>,
+    strategies: Option<Spanned<Vec<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReplay {
+    modes: Option<Spanned<Vec<String>>>,
+    threads: Option<Spanned<Vec<usize>>>,
+    repetitions: Option<Spanned<u32>>,
+    handlers: Option<Spanned<String>>,
+    extra_ns_per_event: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSlo {
+    p99_ms: Spanned<f64>,
 }
 
 fn default_seed() -> u64 {
     42
 }
 
-fn default_repetitions() -> Spanned<u32> {
-    Spanned::new(0..0, 3)
+/// Builds errors that point into the file.
+struct Problems<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Problems<'_> {
+    fn at(&self, span: Option<Range<usize>>, field: &str, reason: impl Into<String>) -> Error {
+        Error::Scenario {
+            file: self.path.to_path_buf(),
+            line: span.map(|s| line_of(self.text, s.start)).unwrap_or(0),
+            field: field.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+fn value<T: Clone>(v: &Option<Spanned<T>>, default: T) -> T {
+    v.as_ref().map(|s| s.get_ref().clone()).unwrap_or(default)
+}
+
+fn span<T>(v: &Option<Spanned<T>>) -> Option<Range<usize>> {
+    v.as_ref().map(Spanned::span)
 }
 
 impl Scenario {
@@ -116,20 +255,15 @@ impl Scenario {
 
     /// Validates scenario text; `path` is only used in messages and results.
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let fail = |span: Option<Range<usize>>, field: &str, reason: String| Error::Scenario {
-            file: path.to_path_buf(),
-            line: span.map(|s| line_of(text, s.start)).unwrap_or(0),
-            field: field.to_string(),
-            reason,
-        };
+        let p = Problems { path, text };
         let raw: Raw = toml::from_str(text).map_err(|e| {
             let field = e.message().split('`').nth(1).unwrap_or("(file)").to_string();
-            fail(e.span(), &field, e.message().trim().to_string())
+            p.at(e.span(), &field, e.message().trim().to_string())
         })?;
 
         let name = raw.name.get_ref().clone();
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(fail(
+            return Err(p.at(
                 Some(raw.name.span()),
                 "name",
                 format!("'{name}' must be non-empty letters, digits, - or _"),
@@ -137,12 +271,12 @@ impl Scenario {
         }
         let profile = match &raw.database.profile {
             None => Profile::Durable,
-            Some(p) => p.get_ref().parse().map_err(|e| fail(Some(p.span()), "database.profile", e))?,
+            Some(v) => v.get_ref().parse().map_err(|e: String| p.at(Some(v.span()), "database.profile", e))?,
         };
         let layout = match &raw.store.layout {
             None => Layout::Partitioned,
             Some(l) => Layout::parse(l.get_ref()).ok_or_else(|| {
-                fail(
+                p.at(
                     Some(l.span()),
                     "store.layout",
                     format!("unknown layout '{}' (expected partitioned or single-log)", l.get_ref()),
@@ -151,40 +285,91 @@ impl Scenario {
         };
         let payload = match &raw.store.payload {
             None => PayloadType::Jsonb,
-            Some(p) => PayloadType::parse(p.get_ref()).ok_or_else(|| {
-                fail(
-                    Some(p.span()),
+            Some(v) => PayloadType::parse(v.get_ref()).ok_or_else(|| {
+                p.at(
+                    Some(v.span()),
                     "store.payload",
-                    format!("unknown payload type '{}' (expected jsonb, json or bytea)", p.get_ref()),
+                    format!("unknown payload type '{}' (expected jsonb, json or bytea)", v.get_ref()),
                 )
             })?,
         };
+
         let schools = *raw.population.schools.get_ref();
         if !(1..=100_000).contains(&schools) {
-            return Err(fail(
+            return Err(p.at(
                 Some(raw.population.schools.span()),
                 "population.schools",
                 format!("{schools} is out of range 1..=100000"),
             ));
         }
-        let events = *raw.load.events.get_ref();
-        if events < u64::from(schools) {
-            return Err(fail(
-                Some(raw.load.events.span()),
-                "load.events",
-                format!("{events} events cannot cover {schools} schools"),
+        let students = value(&raw.population.students, schools * 400);
+        if students < schools {
+            return Err(p.at(
+                span(&raw.population.students),
+                "population.students",
+                format!("{students} students cannot fill {schools} schools"),
             ));
         }
-        let calibrate = match raw.calibrate {
+        let events_per_school_day = value(&raw.population.events_per_school_day, f64::from(students) * 12.0);
+        if events_per_school_day.is_nan() || events_per_school_day <= 0.0 {
+            return Err(p.at(
+                span(&raw.population.events_per_school_day),
+                "population.events_per_school_day",
+                "must be positive",
+            ));
+        }
+        let population = Population { schools, students, events_per_school_day };
+
+        let load = Load {
+            events: raw.load.events.as_ref().map(|v| *v.get_ref()),
+            days: raw.load.days.as_ref().map(|v| *v.get_ref()),
+        };
+        if load.events.is_none() && load.days.is_none() {
+            return Err(p.at(None, "load", "give `events` or `days`"));
+        }
+        if load.events.is_some() && load.days.is_some() {
+            return Err(p.at(span(&raw.load.days), "load.days", "give `events` or `days`, not both"));
+        }
+
+        let calibrate = match &raw.calibrate {
             None => None,
             Some(c) => {
-                let repetitions = *c.repetitions.get_ref();
+                let repetitions = value(&c.repetitions, 3);
                 if repetitions == 0 {
-                    return Err(fail(Some(c.repetitions.span()), "calibrate.repetitions", "must be at least 1".into()));
+                    return Err(p.at(span(&c.repetitions), "calibrate.repetitions", "must be at least 1"));
                 }
-                Some(Calibrate { repetitions })
+                let rows = value(&c.rows, 200_000);
+                if rows < 1_000 {
+                    return Err(p.at(
+                        span(&c.rows),
+                        "calibrate.rows",
+                        format!("{rows} rows are too few to time (at least 1000)"),
+                    ));
+                }
+                Some(Calibrate { repetitions, rows })
             }
         };
+
+        let append = match &raw.append {
+            None => None,
+            Some(a) => Some(append_plan(&p, a)?),
+        };
+        let replay = match &raw.replay {
+            None => None,
+            Some(r) => Some(replay_plan(&p, r)?),
+        };
+
+        let thresholds = raw
+            .thresholds
+            .iter()
+            .map(|t| Threshold::parse(t.get_ref()).map_err(|e| p.at(Some(t.span()), "thresholds", e)))
+            .collect::<Result<Vec<_>>>()?;
+        let slo_p99_ms = match &raw.slo {
+            Some(s) if *s.p99_ms.get_ref() > 0.0 => *s.p99_ms.get_ref(),
+            Some(s) => return Err(p.at(Some(s.p99_ms.span()), "slo.p99_ms", "must be positive")),
+            None => 50.0,
+        };
+
         Ok(Self {
             name,
             description: raw.description,
@@ -194,11 +379,118 @@ impl Scenario {
             profile,
             layout,
             payload,
-            schools,
-            events,
+            population,
+            load,
             calibrate,
+            append,
+            replay,
+            thresholds,
+            slo_p99_ms,
         })
     }
+}
+
+fn parse_strategies(p: &Problems<'_>, v: &Spanned<Vec<String>>, field: &str) -> Result<Vec<Strategy>> {
+    if v.get_ref().is_empty() {
+        return Err(p.at(Some(v.span()), field, "name at least one strategy"));
+    }
+    v.get_ref()
+        .iter()
+        .map(|s| {
+            Strategy::parse(s).ok_or_else(|| {
+                p.at(
+                    Some(v.span()),
+                    field,
+                    format!("unknown strategy '{s}' (expected rill, single, batched or per-school)"),
+                )
+            })
+        })
+        .collect()
+}
+
+fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan> {
+    let strategies = parse_strategies(p, &a.strategies, "append.strategies")?;
+    let writers = value(&a.writers, vec![1, 4, 16]);
+    if writers.is_empty() || writers.contains(&0) {
+        return Err(p.at(span(&a.writers), "append.writers", "give one or more writer counts, each at least 1"));
+    }
+    let duration_s = value(&a.duration_s, 5.0);
+    if !(duration_s >= MIN_APPEND_SECONDS) {
+        return Err(p.at(
+            span(&a.duration_s),
+            "append.duration_s",
+            format!("{duration_s} s is too short to mean anything (at least {MIN_APPEND_SECONDS} s)"),
+        ));
+    }
+    let warmup_s = value(&a.warmup_s, 1.0);
+    if !(warmup_s >= 0.0) {
+        return Err(p.at(span(&a.warmup_s), "append.warmup_s", "must not be negative"));
+    }
+    let (mut open_rates, mut open_duration_s, mut open_users) = (Vec::new(), 0.0, 0);
+    let mut open_strategies: Vec<Strategy> = strategies.iter().copied().filter(|s| *s != Strategy::Rill).collect();
+    if let Some(o) = &a.open {
+        open_rates = o.rates.get_ref().clone();
+        if open_rates.is_empty() || open_rates.iter().any(|r| !(*r > 0.0)) {
+            return Err(p.at(Some(o.rates.span()), "append.open.rates", "give one or more positive rates in events/s"));
+        }
+        open_duration_s = value(&o.duration_s, 5.0);
+        if !(open_duration_s >= MIN_APPEND_SECONDS) {
+            return Err(p.at(
+                span(&o.duration_s),
+                "append.open.duration_s",
+                format!("{open_duration_s} s is too short (at least {MIN_APPEND_SECONDS} s)"),
+            ));
+        }
+        open_users = value(&o.users, 256);
+        if open_users == 0 {
+            return Err(p.at(span(&o.users), "append.open.users", "must be at least 1"));
+        }
+        if let Some(s) = &o.strategies {
+            open_strategies = parse_strategies(p, s, "append.open.strategies")?;
+        }
+    }
+    Ok(AppendPlan {
+        strategies,
+        writers,
+        duration_s,
+        warmup_s,
+        open_rates,
+        open_duration_s,
+        open_users,
+        open_strategies,
+    })
+}
+
+fn replay_plan(p: &Problems<'_>, r: &RawReplay) -> Result<ReplayPlan> {
+    let modes = value(&r.modes, vec!["sequential".into(), "parallel".into(), "memory".into()]);
+    for m in &modes {
+        if !["sequential", "parallel", "memory"].contains(&m.as_str()) {
+            return Err(p.at(
+                span(&r.modes),
+                "replay.modes",
+                format!("unknown mode '{m}' (expected sequential, parallel or memory)"),
+            ));
+        }
+    }
+    let threads = value(&r.threads, vec![1, 2, 4]);
+    if threads.is_empty() || threads.contains(&0) {
+        return Err(p.at(span(&r.threads), "replay.threads", "give one or more thread counts, each at least 1"));
+    }
+    let repetitions = value(&r.repetitions, 3);
+    if repetitions == 0 {
+        return Err(p.at(span(&r.repetitions), "replay.repetitions", "must be at least 1"));
+    }
+    let handlers = match &r.handlers {
+        None => Handlers::V2,
+        Some(h) => Handlers::parse(h.get_ref()).ok_or_else(|| {
+            p.at(
+                Some(h.span()),
+                "replay.handlers",
+                format!("unknown handler set '{}' (expected v1 or v2)", h.get_ref()),
+            )
+        })?,
+    };
+    Ok(ReplayPlan { modes, threads, repetitions, handlers, extra_ns_per_event: r.extra_ns_per_event.unwrap_or(0) })
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -211,6 +503,14 @@ fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Resul
 
 fn ser_profile<S: serde::Serializer>(p: &Profile, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(p.name())
+}
+
+fn ser_handlers<S: serde::Serializer>(h: &Handlers, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(h.name())
+}
+
+fn ser_strategies<S: serde::Serializer>(v: &[Strategy], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|x| x.name()))
 }
 
 #[cfg(test)]
@@ -229,7 +529,9 @@ mod tests {
         assert_eq!(s.profile, Profile::Durable);
         assert_eq!(s.layout, Layout::Partitioned);
         assert_eq!(s.payload, PayloadType::Jsonb);
+        assert_eq!(s.population.students, 1200);
         assert_eq!(s.calibrate.unwrap().repetitions, 3);
+        assert!(s.append.is_none());
     }
 
     #[test]
@@ -246,8 +548,28 @@ mod tests {
     }
 
     #[test]
-    fn inconsistent_numbers_are_refused() {
-        let text = GOOD.replace("events = 100", "events = 2");
-        assert_eq!(err(&text), "s.toml:5: load.events: 2 events cannot cover 3 schools");
+    fn inconsistent_settings_are_refused() {
+        assert_eq!(
+            err(&GOOD.replace("schools = 3", "schools = 3\nstudents = 2")),
+            "s.toml:4: population.students: 2 students cannot fill 3 schools"
+        );
+        assert_eq!(
+            err(&GOOD.replace("events = 100", "events = 100\ndays = 2")),
+            "s.toml:6: load.days: give `events` or `days`, not both"
+        );
+    }
+
+    #[test]
+    fn too_short_a_measurement_is_refused() {
+        let text = format!("{GOOD}[append]\nstrategies = [\"single\"]\nduration_s = 0.2\n");
+        assert_eq!(err(&text), "s.toml:9: append.duration_s: 0.2 s is too short to mean anything (at least 1 s)");
+    }
+
+    #[test]
+    fn unknown_strategies_and_bad_thresholds_are_refused() {
+        let text = format!("{GOOD}[append]\nstrategies = [\"single\", \"sharded\"]\n");
+        assert!(err(&text).contains("append.strategies: unknown strategy 'sharded'"), "{}", err(&text));
+        let text = format!("thresholds = [\"replay.parallel.events_per_s >> 3\"]\n{GOOD}");
+        assert!(err(&text).starts_with("s.toml:1: thresholds: "), "{}", err(&text));
     }
 }

@@ -3,7 +3,7 @@
 use stroom_cluster::testing::TestDatabase;
 use stroom_loadgen::backfill;
 use stroom_loadgen::generator::{Generator, GeneratorConfig};
-use stroom_reference::read_model::Handlers;
+use stroom_reference::read_model::{Fold, Handlers};
 use stroom_reference::replay::{self, MemoryLog};
 use stroom_reference::{Error, Layout, PayloadType, Schema, Store, StoredEvent, Upcasters};
 
@@ -21,7 +21,7 @@ async fn loaded(layout: Layout, payload: PayloadType) -> (Store, Vec<StoredEvent
     let db = TestDatabase::create().await;
     let store = Store::install(db.pool().await, Schema { layout, payload }).await.unwrap();
     let mut kept = Vec::new();
-    backfill(&store, &mut generator(), None, Some(3), Some(&mut kept)).await.unwrap();
+    backfill(&store, &mut generator(), None, Some(3), Some(&mut kept), None, None).await.unwrap();
     (store, kept)
 }
 
@@ -34,20 +34,28 @@ async fn parallel_sequential_and_in_memory_replays_give_one_digest() {
     ] {
         let (store, kept) = loaded(layout, payload).await;
         assert_eq!(store.count().await.unwrap() as usize, kept.len());
-        let seq = replay::sequential(&store, Handlers::V2).await.unwrap();
+        let seq = replay::sequential(&store, Fold::new(Handlers::V2)).await.unwrap();
         assert_eq!(seq.events as usize, kept.len(), "{layout} {payload}");
         assert!(seq.model.students.len() > 1_000);
         assert!(seq.model.practice_hours() > 1.0);
         for workers in [1, 3] {
-            let par = replay::parallel(&store, Handlers::V2, workers).await.unwrap();
+            let par = replay::parallel(&store, Fold::new(Handlers::V2), workers).await.unwrap();
             assert_eq!(par.events, seq.events);
             assert_eq!(par.digest, seq.digest, "{layout} {payload}: parallel({workers}) differs from sequential");
         }
         let memory = MemoryLog::new(kept);
         let upcasters = Upcasters::standard();
-        assert_eq!(memory.sequential(Handlers::V2, &upcasters).unwrap().digest, seq.digest, "in-memory sequential");
-        assert_eq!(memory.parallel(Handlers::V2, &upcasters, 4).unwrap().digest, seq.digest, "in-memory parallel");
-        let v1 = replay::parallel(&store, Handlers::V1, 2).await.unwrap();
+        assert_eq!(
+            memory.sequential(Fold::new(Handlers::V2), &upcasters).unwrap().digest,
+            seq.digest,
+            "in-memory sequential"
+        );
+        assert_eq!(
+            memory.parallel(Fold::new(Handlers::V2), &upcasters, 4).unwrap().digest,
+            seq.digest,
+            "in-memory parallel"
+        );
+        let v1 = replay::parallel(&store, Fold::new(Handlers::V1), 2).await.unwrap();
         assert_ne!(v1.digest, seq.digest, "v2 adds activity");
         assert_eq!(v1.model.practice_hours(), 0.0);
     }
@@ -57,13 +65,13 @@ async fn parallel_sequential_and_in_memory_replays_give_one_digest() {
 async fn old_agreements_replay_only_through_the_upcaster() {
     let (store, _) = loaded(Layout::Partitioned, PayloadType::Jsonb).await;
     let raw = store.clone().with_upcasters(Upcasters::none());
-    match replay::parallel(&raw, Handlers::V2, 2).await {
+    match replay::parallel(&raw, Fold::new(Handlers::V2), 2).await {
         Err(Error::Decode { event_type, .. }) => {
             assert!(event_type.starts_with("UserAgreement/Accepted"), "{event_type}")
         }
         other => panic!("expected a decode error, got {:?}", other.map(|r| r.events)),
     }
-    let ok = replay::parallel(&store, Handlers::V2, 2).await.unwrap();
+    let ok = replay::parallel(&store, Fold::new(Handlers::V2), 2).await.unwrap();
     assert!(ok.model.students.values().filter_map(|s| s.account.as_ref()).all(|a| a.agreement == 1));
 }
 
@@ -77,7 +85,10 @@ async fn an_unknown_event_type_stops_the_replay_and_names_type_and_position() {
     .execute(store.pool())
     .await
     .unwrap();
-    for result in [replay::sequential(&store, Handlers::V2).await, replay::parallel(&store, Handlers::V2, 2).await] {
+    for result in [
+        replay::sequential(&store, Fold::new(Handlers::V2)).await,
+        replay::parallel(&store, Fold::new(Handlers::V2), 2).await,
+    ] {
         match result {
             Err(Error::UnknownEventType { event_type, school, position }) => {
                 assert_eq!((event_type.as_str(), school, position), ("SectionTest/Paused", 3, 999999));

@@ -38,6 +38,34 @@ impl Handlers {
     }
 }
 
+/// How a replay folds: the handler set, plus optional busy work per event. The busy work
+/// exists to show that the regression gate can fail; it is 0 unless a scenario sets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Fold {
+    /// Handler set.
+    pub handlers: Handlers,
+    /// Nanoseconds of extra work per event.
+    pub extra_ns_per_event: u64,
+}
+
+impl Fold {
+    /// The plain fold with `handlers`.
+    pub fn new(handlers: Handlers) -> Self {
+        Self { handlers, extra_ns_per_event: 0 }
+    }
+
+    /// Folds one event into the model.
+    pub fn apply(&self, model: &mut ReadModel, env: &Envelope) {
+        handle(self.handlers, model, env);
+        if self.extra_ns_per_event > 0 {
+            let until = std::time::Instant::now() + std::time::Duration::from_nanos(self.extra_ns_per_event);
+            while std::time::Instant::now() < until {
+                std::hint::spin_loop();
+            }
+        }
+    }
+}
+
 /// One decoded event with what handlers need from its row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {

@@ -5,5 +5,5 @@ mod handlers;
 mod merge;
 mod model;
 
-pub use handlers::{fold, handle, Envelope, Handlers, SESSION_TIMEOUT_US};
+pub use handlers::{fold, handle, Envelope, Fold, Handlers, SESSION_TIMEOUT_US};
 pub use model::{Account, QuestionStats, QuizState, ReadModel, SectionInfo, SectionProgress, StudentView};

@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::{decode, Replayed};
 use crate::error::Result;
 use crate::event::{StoredEvent, GLOBAL_SCHOOL};
-use crate::read_model::{handle, Envelope, Handlers, ReadModel};
+use crate::read_model::{Envelope, Fold, ReadModel};
 use crate::upcast::Upcasters;
 
 /// Events in global order, with each school's events indexed.
@@ -45,17 +45,17 @@ impl MemoryLog {
     }
 
     /// One reader over the whole log in global order.
-    pub fn sequential(&self, handlers: Handlers, upcasters: &Upcasters) -> Result<Replayed> {
+    pub fn sequential(&self, fold: Fold, upcasters: &Upcasters) -> Result<Replayed> {
         let started = Instant::now();
         let mut model = ReadModel::default();
         for (i, e) in self.events.iter().enumerate() {
-            handle(handlers, &mut model, &decode_one(upcasters, e, i)?);
+            fold.apply(&mut model, &decode_one(upcasters, e, i)?);
         }
         Ok(Replayed { digest: model.digest(), model, events: self.events.len() as u64, elapsed: started.elapsed() })
     }
 
     /// Course material first, then schools on `threads` threads, largest first, merged.
-    pub fn parallel(&self, handlers: Handlers, upcasters: &Upcasters, threads: usize) -> Result<Replayed> {
+    pub fn parallel(&self, fold: Fold, upcasters: &Upcasters, threads: usize) -> Result<Replayed> {
         let started = Instant::now();
         let mut model = ReadModel::default();
         let rest: Vec<&(i32, Vec<u32>)> = self
@@ -65,7 +65,7 @@ impl MemoryLog {
                 if *s == GLOBAL_SCHOOL {
                     for &i in idx {
                         if let Ok(env) = decode_one(upcasters, &self.events[i as usize], i as usize) {
-                            handle(handlers, &mut model, &env);
+                            fold.apply(&mut model, &env);
                         }
                     }
                 }
@@ -82,7 +82,7 @@ impl MemoryLog {
                             let k = next.fetch_add(1, Ordering::Relaxed);
                             let Some((_, idx)) = rest.get(k) else { break };
                             for &i in idx {
-                                handle(handlers, &mut m, &decode_one(upcasters, &self.events[i as usize], i as usize)?);
+                                fold.apply(&mut m, &decode_one(upcasters, &self.events[i as usize], i as usize)?);
                             }
                         }
                         Ok(m)

@@ -1,6 +1,7 @@
 //! Replay from PostgreSQL: one reader in global order, or schools on N workers.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -10,7 +11,7 @@ use super::copy_out::CopyRows;
 use super::{decode, Replayed};
 use crate::error::{Error, Result};
 use crate::event::{School, GLOBAL_SCHOOL};
-use crate::read_model::{handle, Handlers, ReadModel};
+use crate::read_model::{Fold, ReadModel};
 use crate::store::{Layout, Store};
 
 /// The columns a replay reads, in the order [`decode::row`] expects.
@@ -23,9 +24,9 @@ pub fn replay_columns(store: &Store) -> &'static str {
 
 /// Streams `select` out with binary COPY and folds every row into `model`; memory stays at
 /// one chunk plus the model. Returns the rows read.
-async fn fold_query(store: &Store, select: &str, handlers: Handlers, model: &mut ReadModel) -> Result<u64> {
+async fn fold_query(store: &Store, select: &str, fold: Fold, model: &mut ReadModel, done: &AtomicU64) -> Result<u64> {
     let mut conn = store.pool().acquire().await.map_err(Error::db("acquiring a connection"))?;
-    let result = fold_copy(&mut conn, store, select, handlers, model).await;
+    let result = fold_copy(&mut conn, store, select, fold, model, done).await;
     if result.is_err() {
         // A COPY abandoned midway leaves the connection mid-protocol: never reuse it.
         conn.close_on_drop();
@@ -37,8 +38,9 @@ async fn fold_copy(
     conn: &mut sqlx::PgConnection,
     store: &Store,
     select: &str,
-    handlers: Handlers,
+    fold: Fold,
     model: &mut ReadModel,
+    done: &AtomicU64,
 ) -> Result<u64> {
     let statement = format!("COPY ({select}) TO STDOUT (FORMAT binary)");
     let mut stream = conn.copy_out_raw(&statement).await.map_err(Error::db("starting replay COPY"))?;
@@ -47,44 +49,56 @@ async fn fold_copy(
     let mut n = 0u64;
     while let Some(chunk) = stream.try_next().await.map_err(Error::db("reading replay COPY"))? {
         rows.push(&chunk);
+        let before = n;
         rows.drain(|f| {
             let env = decode::row(upcasters, payload, f)?;
-            handle(handlers, model, &env);
+            fold.apply(model, &env);
             n += 1;
             Ok(())
         })?;
+        done.fetch_add(n - before, Ordering::Relaxed);
     }
     Ok(n)
 }
 
 /// One reader over the whole log in global order: the 2017 baseline.
-pub async fn sequential(store: &Store, handlers: Handlers) -> Result<Replayed> {
+pub async fn sequential(store: &Store, fold: Fold) -> Result<Replayed> {
+    sequential_counted(store, fold, &AtomicU64::new(0)).await
+}
+
+/// [`sequential`], adding the events folded so far to `done` as it goes.
+pub async fn sequential_counted(store: &Store, fold: Fold, done: &AtomicU64) -> Result<Replayed> {
     let started = Instant::now();
     let mut model = ReadModel::default();
     let select = format!("SELECT {} FROM events ORDER BY global_position", replay_columns(store));
-    let events = fold_query(store, &select, handlers, &mut model).await?;
+    let events = fold_query(store, &select, fold, &mut model, done).await?;
     Ok(Replayed { digest: model.digest(), model, events, elapsed: started.elapsed() })
 }
 
 /// Course material first, then schools on `workers` concurrent readers, largest school
 /// first; the schools' models are merged at the end. Run it on a multi-threaded runtime.
-pub async fn parallel(store: &Store, handlers: Handlers, workers: usize) -> Result<Replayed> {
+pub async fn parallel(store: &Store, fold: Fold, workers: usize) -> Result<Replayed> {
+    parallel_counted(store, fold, workers, Arc::new(AtomicU64::new(0))).await
+}
+
+/// [`parallel`], adding the events folded so far to `done` as it goes.
+pub async fn parallel_counted(store: &Store, fold: Fold, workers: usize, done: Arc<AtomicU64>) -> Result<Replayed> {
     let started = Instant::now();
     let mut course = ReadModel::default();
-    let mut events = fold_query(store, &school_select(store, GLOBAL_SCHOOL), handlers, &mut course).await?;
+    let mut events = fold_query(store, &school_select(store, GLOBAL_SCHOOL), fold, &mut course, &done).await?;
 
     let queue: Arc<Mutex<VecDeque<School>>> =
         Arc::new(Mutex::new(schools_largest_first(store).await?.into_iter().filter(|&s| s != GLOBAL_SCHOOL).collect()));
     let tasks: Vec<_> = (0..workers.max(1))
         .map(|_| {
-            let (store, queue) = (store.clone(), queue.clone());
+            let (store, queue, done) = (store.clone(), queue.clone(), done.clone());
             tokio::spawn(async move {
                 let mut model = ReadModel::default();
                 let mut n = 0u64;
                 loop {
                     let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
                     let Some(school) = next else { break };
-                    n += fold_query(&store, &school_select(&store, school), handlers, &mut model).await?;
+                    n += fold_query(&store, &school_select(&store, school), fold, &mut model, &done).await?;
                 }
                 Ok::<_, Error>((model, n))
             })

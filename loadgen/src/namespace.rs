@@ -1,0 +1,32 @@
+//! Each phase and strategy gets a store of its own: a PostgreSQL schema namespace, emptied
+//! first, on the run's database. stroom only ever drops namespaces named `stroom_*`.
+
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection};
+use stroom_reference::{Schema, Store};
+
+use crate::error::{Error, Result};
+
+/// Opens an empty store in namespace `stroom_<name>` with a pool of `connections`.
+pub async fn fresh_store(url: &str, name: &str, schema: Schema, connections: u32) -> Result<Store> {
+    let namespace = format!("stroom_{}", name.replace('-', "_"));
+    let base = PgConnectOptions::from_str(url).map_err(Error::Connect)?;
+    let mut conn = base.connect().await.map_err(Error::Connect)?;
+    for sql in [format!("DROP SCHEMA IF EXISTS {namespace} CASCADE"), format!("CREATE SCHEMA {namespace}")] {
+        sqlx::query(&sql)
+            .execute(&mut conn)
+            .await
+            .map_err(|source| Error::Database { action: "preparing a namespace", source })?;
+    }
+    conn.close().await.ok();
+    let options = base.options([("search_path", namespace.as_str())]);
+    let pool = PgPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(std::time::Duration::from_secs(60))
+        .connect_with(options)
+        .await
+        .map_err(Error::Connect)?;
+    Ok(Store::install(pool, schema).await?)
+}

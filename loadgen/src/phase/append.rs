@@ -1,0 +1,228 @@
+//! The append phase: every strategy in its own fresh store, fed the same generated events.
+//!
+//! * Closed loop: C writers append as fast as acknowledgements return; the figure is the
+//!   acknowledged events per second over the measured window, warm-up excluded.
+//! * Open loop: commands arrive at a constant rate whatever the system does; latency runs
+//!   from each command's intended start, so a slow system cannot hide its queueing.
+//!
+//! Each stream belongs to one writer (or virtual user), so its appends stay in order.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use stroom_reference::{Append, Appender, Schema, TransactorConfig};
+use tokio::sync::mpsc;
+
+use super::feed::Feed;
+use super::{all_schools, generator_config};
+use crate::error::Result;
+use crate::figures::{Figure, Figures};
+use crate::latency::{aggregate, Recorded, Sample};
+use crate::namespace::fresh_store;
+use crate::progress::{note, Progress};
+use crate::scenario::{AppendPlan, Scenario};
+
+/// What the phase measured, for plots and the capacity plan.
+#[derive(Debug, Clone, Default)]
+pub struct AppendOutcome {
+    /// Closed loop: (writers, events/s) per strategy.
+    pub throughput: BTreeMap<String, Vec<(f64, f64)>>,
+    /// Open loop: (rate, latency) per strategy.
+    pub open: BTreeMap<String, Vec<(f64, Recorded)>>,
+    /// Interval logs written, relative to the result directory.
+    pub logs: Vec<(String, Vec<u8>)>,
+}
+
+/// Runs the phase; figures go into `figures`.
+pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mut Figures) -> Result<AppendOutcome> {
+    let mut outcome = AppendOutcome::default();
+    let schools = all_schools(scenario);
+    let max_writers = plan.writers.iter().copied().max().unwrap_or(1).max(plan.open_users);
+    for &strategy in &plan.strategies {
+        let name = strategy.name();
+        let schema = Schema { layout: strategy.layout(), payload: scenario.payload };
+        let connections = (max_writers as u32 + 8).clamp(8, 120);
+        let store = fresh_store(url, &format!("append_{name}"), schema, connections).await?;
+        store.add_schools(&schools).await?;
+        let appender = Appender::start(strategy, &store, TransactorConfig::default()).await?;
+        let mut feed = Feed::start(generator_config(scenario, 1));
+
+        let mut best = Vec::new();
+        let mut errors = 0u64;
+        for &writers in &plan.writers {
+            let progress = Progress::phase(&format!("append {name}: closed loop, {writers} writers"));
+            let (events, failed) = closed_loop(&appender, &mut feed, writers, plan.warmup_s, plan.duration_s).await;
+            progress.done(events, plan.duration_s);
+            let rate = events as f64 / plan.duration_s;
+            figures.insert(
+                format!("append.{name}.c{writers}.events_per_s"),
+                Figure::from_repetitions("events/s", vec![rate]),
+            );
+            outcome.throughput.entry(name.to_string()).or_default().push((writers as f64, rate));
+            best.push(rate);
+            errors += failed;
+        }
+        let max = best.iter().copied().fold(0.0, f64::max);
+        figures.insert(format!("append.{name}.events_per_s"), Figure::from_repetitions("events/s", vec![max]));
+
+        if plan.open_strategies.contains(&strategy) {
+            for (i, &rate) in plan.open_rates.iter().enumerate() {
+                let progress = Progress::phase(&format!("append {name}: open loop at {rate} events/s"));
+                let started = SystemTime::now();
+                let (recorded, saturated) =
+                    open_loop(&appender, &mut feed, rate, plan.open_users, plan.warmup_s, plan.open_duration_s).await;
+                progress.done(recorded.latency.len(), plan.open_duration_s);
+                if saturated {
+                    note(format_args!("append {name}: {rate} events/s is past saturation; dispatch stopped early"));
+                }
+                errors += recorded.errors;
+                let prefix = format!("append.{name}.r{rate}");
+                record_open(figures, &prefix, &recorded, plan.open_duration_s, saturated);
+                if i == 0 {
+                    record_open(figures, &format!("append.{name}"), &recorded, plan.open_duration_s, saturated);
+                }
+                let mut log = Vec::new();
+                let path = std::env::temp_dir().join(format!("stroom-{}-{name}-{rate}.hlog", std::process::id()));
+                if recorded.write_interval_log(&path, started).is_ok() {
+                    log = std::fs::read(&path).unwrap_or_default();
+                    let _ = std::fs::remove_file(&path);
+                }
+                outcome.logs.push((format!("hdr/{name}-r{rate}.hlog"), log));
+                outcome.open.entry(name.to_string()).or_default().push((rate, recorded));
+            }
+        }
+        figures.insert(format!("append.{name}.errors"), Figure::from_repetitions("count", vec![errors as f64]));
+        drop(feed);
+        appender.stop().await;
+        store.pool().close().await;
+    }
+    Ok(outcome)
+}
+
+fn record_open(figures: &mut Figures, prefix: &str, r: &Recorded, duration_s: f64, saturated: bool) {
+    let ms = |q| Figure::from_repetitions("ms", vec![r.latency_ms(q)]);
+    figures.insert(format!("{prefix}.p50_ms"), ms(0.5));
+    figures.insert(format!("{prefix}.p90_ms"), ms(0.9));
+    figures.insert(format!("{prefix}.p99_ms"), ms(0.99));
+    figures.insert(format!("{prefix}.p999_ms"), ms(0.999));
+    figures.insert(format!("{prefix}.max_ms"), ms(1.0));
+    figures.insert(format!("{prefix}.service_p99_ms"), Figure::from_repetitions("ms", vec![r.service_ms(0.99)]));
+    figures.insert(format!("{prefix}.late_starts"), Figure::from_repetitions("count", vec![r.late_starts as f64]));
+    figures
+        .insert(format!("{prefix}.saturated"), Figure::from_repetitions("flag", vec![f64::from(u8::from(saturated))]));
+    figures.insert(
+        format!("{prefix}.throughput_events_per_s"),
+        Figure::from_repetitions("events/s", vec![r.latency.len() as f64 / duration_s]),
+    );
+}
+
+fn owner(append: &Append, n: usize) -> usize {
+    (append.stream.as_u64_pair().1 % n as u64) as usize
+}
+
+/// Returns (events acknowledged in the window, appends that failed).
+async fn closed_loop(
+    appender: &Appender,
+    feed: &mut Feed,
+    writers: usize,
+    warmup_s: f64,
+    duration_s: f64,
+) -> (u64, u64) {
+    let start = Instant::now();
+    let from = start + Duration::from_secs_f64(warmup_s);
+    let until = from + Duration::from_secs_f64(duration_s);
+    let (counted, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let mut queues = Vec::new();
+    let mut tasks = Vec::new();
+    for _ in 0..writers {
+        let (tx, mut rx) = mpsc::channel::<Append>(64);
+        queues.push(tx);
+        let (appender, counted, failed) = (appender.clone(), counted.clone(), failed.clone());
+        tasks.push(tokio::spawn(async move {
+            while let Some(a) = rx.recv().await {
+                let n = a.events.len() as u64;
+                let ok = appender.append(a).await.is_ok();
+                let now = Instant::now();
+                if !ok {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                } else if now >= from && now < until {
+                    counted.fetch_add(n, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    while Instant::now() < until {
+        let a = feed.next().await;
+        let k = owner(&a, writers);
+        if queues[k].send(a).await.is_err() {
+            break;
+        }
+    }
+    drop(queues);
+    for t in tasks {
+        let _ = t.await;
+    }
+    (counted.load(Ordering::Relaxed), failed.load(Ordering::Relaxed))
+}
+
+/// Dispatches at `rate` events/s for the warm-up plus the measured window. Returns the
+/// recorded samples and whether dispatch stopped early because the backlog grew past five
+/// seconds of arrivals.
+async fn open_loop(
+    appender: &Appender,
+    feed: &mut Feed,
+    rate: f64,
+    users: usize,
+    warmup_s: f64,
+    duration_s: f64,
+) -> (Recorded, bool) {
+    let start = Instant::now();
+    let from = start + Duration::from_secs_f64(warmup_s);
+    let until = from + Duration::from_secs_f64(duration_s);
+    let (samples_tx, samples_rx) = mpsc::unbounded_channel();
+    let aggregator = tokio::spawn(aggregate(samples_rx, from, until));
+    let outstanding = Arc::new(AtomicI64::new(0));
+    let mut queues = Vec::new();
+    let mut tasks = Vec::new();
+    for _ in 0..users {
+        let (tx, mut rx) = mpsc::unbounded_channel::<(Append, Instant)>();
+        queues.push(tx);
+        let (appender, samples, outstanding) = (appender.clone(), samples_tx.clone(), outstanding.clone());
+        tasks.push(tokio::spawn(async move {
+            while let Some((a, intended)) = rx.recv().await {
+                let started = Instant::now();
+                let ok = appender.append(a).await.is_ok();
+                let _ = samples.send(Sample { intended, started, ended: Instant::now(), ok });
+                outstanding.fetch_sub(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    drop(samples_tx);
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let backlog_limit = (rate * 5.0).max(100.0) as i64;
+    let mut saturated = false;
+    for i in 0u64.. {
+        let intended = start + interval.mul_f64(i as f64);
+        if intended >= until {
+            break;
+        }
+        if outstanding.load(Ordering::Relaxed) > backlog_limit {
+            saturated = true;
+            break;
+        }
+        tokio::time::sleep_until(intended.into()).await;
+        let a = feed.next().await;
+        let k = owner(&a, users);
+        outstanding.fetch_add(1, Ordering::Relaxed);
+        if queues[k].send((a, intended)).is_err() {
+            break;
+        }
+    }
+    drop(queues);
+    for t in tasks {
+        let _ = t.await;
+    }
+    (aggregator.await.expect("aggregator task"), saturated)
+}

@@ -1,0 +1,67 @@
+//! Feeds generated events to the append phase as one-event appends, in time order across
+//! schools, from a generator thread that stays ahead of any writer.
+
+use std::thread::JoinHandle;
+
+use stroom_reference::{Append, NewEvent};
+use tokio::sync::mpsc;
+
+use crate::generator::{Generator, GeneratorConfig};
+
+/// A source of appends whose stream versions follow on from each other.
+#[derive(Debug)]
+pub struct Feed {
+    rx: mpsc::Receiver<Append>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Feed {
+    /// Starts generating with `config` (history begins at day 0, versions at 1).
+    pub fn start(config: GeneratorConfig) -> Self {
+        let (tx, rx) = mpsc::channel(8192);
+        let thread = std::thread::Builder::new()
+            .name("stroom-feed".into())
+            .spawn(move || {
+                let mut generator = Generator::new(config);
+                loop {
+                    let day = generator.next_day();
+                    let mut events: Vec<_> = day.schools.into_iter().flat_map(|(_, e)| e).collect();
+                    events.sort_by_key(|e| e.recorded_at_us);
+                    for e in events {
+                        let append = Append {
+                            school: e.school,
+                            stream: e.stream,
+                            expected_version: e.version - 1,
+                            events: vec![NewEvent {
+                                id: e.id,
+                                event_type: e.event.event_type().to_string(),
+                                recorded_at_us: e.recorded_at_us,
+                                payload: e.payload(),
+                                metadata: "{}".into(),
+                            }],
+                        };
+                        if tx.blocking_send(append).is_err() {
+                            return;
+                        }
+                    }
+                }
+            })
+            .expect("spawn the feed thread");
+        Self { rx, thread: Some(thread) }
+    }
+
+    /// The next append.
+    pub async fn next(&mut self) -> Append {
+        self.rx.recv().await.expect("the feed thread runs until the feed is dropped")
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.rx.close();
+        while self.rx.try_recv().is_ok() {}
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

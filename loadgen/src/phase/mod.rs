@@ -1,0 +1,28 @@
+//! The phases a scenario runs, in order: load, calibrate, append, replay.
+
+pub mod append;
+pub mod calibrate;
+pub mod feed;
+pub mod replay;
+
+use crate::generator::{Generator, GeneratorConfig};
+use crate::scenario::Scenario;
+
+/// The generator settings a scenario implies, on `threads` threads.
+pub fn generator_config(scenario: &Scenario, threads: usize) -> GeneratorConfig {
+    GeneratorConfig {
+        seed: scenario.seed,
+        schools: scenario.population.schools,
+        students: scenario.population.students,
+        events_per_school_day: scenario.population.events_per_school_day,
+        threads,
+        ..GeneratorConfig::default()
+    }
+}
+
+/// Every school id the scenario's stores hold, the global partition (0) first.
+pub fn all_schools(scenario: &Scenario) -> Vec<i32> {
+    let mut v = vec![stroom_reference::GLOBAL_SCHOOL];
+    v.extend(Generator::new(generator_config(scenario, 1)).schools());
+    v
+}

@@ -1,0 +1,164 @@
+//! The replay phase: rebuild the read model from the loaded history, sequentially and on a
+//! sweep of worker counts, repeated; then the same log from memory, for the fold's ceiling.
+//! Every rebuild must give the same digest.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use stroom_reference::read_model::Fold;
+use stroom_reference::replay::{self, MemoryLog, Replayed};
+use stroom_reference::{Store, StoredEvent};
+
+use super::generator_config;
+use crate::error::Result;
+use crate::figures::{Figure, Figures};
+use crate::generator::Generator;
+use crate::progress::{note, Progress};
+use crate::scenario::{ReplayPlan, Scenario};
+
+/// The in-memory mode holds the log as rows; past this many events it is skipped.
+pub const MEMORY_MODE_MAX_EVENTS: u64 = 12_000_000;
+
+/// What the phase measured, for plots and the capacity plan.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayOutcome {
+    /// (threads, events/s, median) for parallel replay from PostgreSQL.
+    pub parallel: Vec<(f64, f64)>,
+    /// (threads, events/s) for the in-memory replay.
+    pub memory: Vec<(f64, f64)>,
+    /// Distinct digests seen, with the modes that produced them.
+    pub digests: BTreeMap<String, Vec<String>>,
+}
+
+/// Runs the phase over `history`, which holds `days` generated days.
+pub async fn run(
+    scenario: &Scenario,
+    plan: &ReplayPlan,
+    history: &Store,
+    days: u32,
+    figures: &mut Figures,
+) -> Result<ReplayOutcome> {
+    let fold = Fold { handlers: plan.handlers, extra_ns_per_event: plan.extra_ns_per_event };
+    let total = history.count().await? as u64;
+    let mut outcome = ReplayOutcome::default();
+    let remember = |outcome: &mut ReplayOutcome, mode: String, r: &Replayed| {
+        outcome.digests.entry(r.digest.clone()).or_default().push(mode);
+    };
+
+    if plan.modes.iter().any(|m| m == "sequential") {
+        let mut rates = Vec::new();
+        for rep in 1..=plan.repetitions {
+            let progress =
+                Progress::with_total(&format!("replay sequential, repetition {rep}/{}", plan.repetitions), total);
+            let counter = Arc::new(AtomicU64::new(0));
+            let follow = progress.follow(counter.clone());
+            let r = replay::sequential_counted(history, fold, &counter).await?;
+            drop(follow);
+            progress.done(r.events, r.elapsed.as_secs_f64());
+            rates.push(r.events_per_s());
+            remember(&mut outcome, "sequential".into(), &r);
+        }
+        figures.insert("replay.sequential.events_per_s".into(), Figure::from_repetitions("events/s", rates));
+    }
+    if plan.modes.iter().any(|m| m == "parallel") {
+        let mut best = 0.0f64;
+        for &threads in &plan.threads {
+            let mut rates = Vec::new();
+            for rep in 1..=plan.repetitions {
+                let progress = Progress::with_total(
+                    &format!("replay parallel on {threads} workers, repetition {rep}/{}", plan.repetitions),
+                    total,
+                );
+                let counter = Arc::new(AtomicU64::new(0));
+                let follow = progress.follow(counter.clone());
+                let r = replay::parallel_counted(history, fold, threads, counter).await?;
+                drop(follow);
+                progress.done(r.events, r.elapsed.as_secs_f64());
+                rates.push(r.events_per_s());
+                remember(&mut outcome, format!("parallel t{threads}"), &r);
+            }
+            let figure = Figure::from_repetitions("events/s", rates);
+            best = best.max(figure.value);
+            outcome.parallel.push((threads as f64, figure.value));
+            figures.insert(format!("replay.parallel.t{threads}.events_per_s"), figure);
+        }
+        figures.insert("replay.parallel.events_per_s".into(), Figure::from_repetitions("events/s", vec![best]));
+    }
+    figures.insert("replay.events".into(), Figure::from_repetitions("events", vec![total as f64]));
+    figures.insert("replay.peak_rss_mb".into(), Figure::from_repetitions("MB", vec![peak_rss_mb()]));
+
+    if plan.modes.iter().any(|m| m == "memory") {
+        if total > MEMORY_MODE_MAX_EVENTS {
+            note(format_args!("replay memory: skipped, {total} events exceed {MEMORY_MODE_MAX_EVENTS}"));
+        } else {
+            memory(scenario, plan, fold, days, &mut outcome, figures)?;
+        }
+    }
+    let equal = outcome.digests.len() <= 1;
+    if !equal {
+        note(format_args!("replay: digests differ: {:?}", outcome.digests));
+    }
+    figures.insert("replay.digests_equal".into(), Figure::from_repetitions("flag", vec![f64::from(u8::from(equal))]));
+    Ok(outcome)
+}
+
+fn memory(
+    scenario: &Scenario,
+    plan: &ReplayPlan,
+    fold: Fold,
+    days: u32,
+    outcome: &mut ReplayOutcome,
+    figures: &mut Figures,
+) -> Result<()> {
+    let mut generator = Generator::new(generator_config(scenario, 2));
+    let mut events: Vec<StoredEvent> = generator.course_material().iter().map(|e| e.to_stored()).collect();
+    for _ in 0..days {
+        let day = generator.next_day();
+        events.extend(day.schools.iter().flat_map(|(_, evs)| evs.iter().map(|e| e.to_stored())));
+    }
+    let log = MemoryLog::new(events);
+    let upcasters = stroom_reference::Upcasters::standard();
+    let mut best = 0.0f64;
+    for &threads in &plan.threads {
+        let mut rates = Vec::new();
+        for _ in 0..plan.repetitions {
+            let r = log.parallel(fold, &upcasters, threads)?;
+            rates.push(r.events_per_s());
+            outcome.digests.entry(r.digest.clone()).or_default().push(format!("memory t{threads}"));
+        }
+        let figure = Figure::from_repetitions("events/s", rates);
+        note(format_args!("replay memory on {threads} threads: {:.0} events/s (decode + fold)", figure.value));
+        best = best.max(figure.value);
+        outcome.memory.push((threads as f64, figure.value));
+        figures.insert(format!("replay.memory.t{threads}.events_per_s"), figure);
+    }
+    figures.insert("replay.memory.events_per_s".into(), Figure::from_repetitions("events/s", vec![best]));
+
+    // The fold alone, on events decoded beforehand: the handlers' own ceiling per thread.
+    let decoded = log.decode_all(&upcasters)?;
+    let mut rates = Vec::new();
+    for _ in 0..plan.repetitions {
+        let started = std::time::Instant::now();
+        let mut model = stroom_reference::read_model::ReadModel::default();
+        for e in &decoded {
+            fold.apply(&mut model, e);
+        }
+        rates.push(decoded.len() as f64 / started.elapsed().as_secs_f64());
+    }
+    let figure = Figure::from_repetitions("events/s", rates);
+    note(format_args!("replay fold alone, 1 thread: {:.0} events/s", figure.value));
+    figures.insert("replay.fold.events_per_s".into(), figure);
+    Ok(())
+}
+
+/// Peak resident memory of this process so far (VmHWM), in MB.
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}

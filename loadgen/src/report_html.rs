@@ -1,0 +1,123 @@
+//! `report.html`: one self-contained page with the plots, from a result alone.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use crate::result_file::RunResult;
+use crate::svg::{line_chart, Axes, Series};
+use crate::usl::Usl;
+
+fn sweep(r: &RunResult, prefix: &str, tag: char, suffix: &str) -> BTreeMap<String, Vec<(f64, f64)>> {
+    let mut out: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    for (name, f) in &r.figures {
+        let Some(rest) = name.strip_prefix(prefix).and_then(|x| x.strip_suffix(suffix)) else { continue };
+        let Some((group, point)) = rest.rsplit_once('.') else { continue };
+        let Some(n) = point.strip_prefix(tag).and_then(|p| p.parse::<f64>().ok()) else { continue };
+        out.entry(group.to_string()).or_default().push((n, f.value));
+    }
+    out.values_mut().for_each(|v| v.sort_by(|a, b| a.0.total_cmp(&b.0)));
+    out
+}
+
+/// Renders the HTML report.
+pub fn render(r: &RunResult) -> String {
+    let mut charts = Vec::new();
+
+    let throughput: Vec<Series> = sweep(r, "append.", 'c', ".events_per_s")
+        .into_iter()
+        .map(|(label, points)| Series { label, points, model: false })
+        .collect();
+    charts.push(line_chart(
+        &Axes {
+            title: "Append throughput against concurrent writers (closed loop)".into(),
+            x: "writers".into(),
+            y: "events/s".into(),
+            log_x: true,
+        },
+        &throughput,
+    ));
+
+    let spectra: Vec<Series> = r
+        .series
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("latency.").map(|label| Series { label: label.to_string(), points: v.clone(), model: false })
+        })
+        .collect();
+    charts.push(line_chart(
+        &Axes {
+            title: "Latency percentile spectrum from intended start (open loop)".into(),
+            x: "1 / (1 − percentile): 2 = p50, 100 = p99, 1000 = p99.9".into(),
+            y: "ms".into(),
+            log_x: true,
+        },
+        &spectra,
+    ));
+
+    let mut replay = Vec::new();
+    for (mode, prefix) in [("PostgreSQL", "replay.parallel."), ("memory", "replay.memory.")] {
+        let points: Vec<(f64, f64)> = r
+            .figures
+            .iter()
+            .filter_map(|(n, f)| {
+                n.strip_prefix(prefix)?
+                    .strip_suffix(".events_per_s")?
+                    .strip_prefix('t')?
+                    .parse::<f64>()
+                    .ok()
+                    .map(|t| (t, f.value))
+            })
+            .collect();
+        let mut points = points;
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let Some(&(_, base)) = points.first() else { continue };
+        let speedup: Vec<(f64, f64)> = points.iter().map(|(t, x)| (*t, x / base)).collect();
+        if let Some(fit) = Usl::fit(&points) {
+            let max = points.last().map(|p| p.0).unwrap_or(1.0).max(40.0);
+            let model = (1..=max as usize)
+                .map(|n| (n as f64, fit.throughput(n as f64) / fit.throughput(points[0].0)))
+                .collect();
+            replay.push(Series { label: format!("{mode}: USL fit"), points: model, model: true });
+        }
+        replay.push(Series { label: format!("{mode}: measured"), points: speedup, model: false });
+    }
+    charts.push(line_chart(
+        &Axes {
+            title: "Replay speedup against workers, with the fitted USL (dashed; projection past the points)".into(),
+            x: "workers".into(),
+            y: "speedup".into(),
+            log_x: false,
+        },
+        &replay,
+    ));
+
+    let days = r.series.get("generate.events_per_day").cloned().unwrap_or_default();
+    charts.push(line_chart(
+        &Axes {
+            title: "Events per day over simulated time".into(),
+            x: "simulated day".into(),
+            y: "events".into(),
+            log_x: false,
+        },
+        &[Series { label: "generated".into(), points: days, model: false }],
+    ));
+
+    let md = crate::report_md::render(r);
+    let mut html = String::new();
+    let name = r.scenario.get("name").and_then(|v| v.as_str()).unwrap_or("?");
+    let _ = write!(
+        html,
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>stroom: {name}</title>\
+         <style>body{{font-family:sans-serif;max-width:960px;margin:2em auto;color:#222}}pre{{white-space:pre-wrap;background:#f6f6f6;padding:1em}}svg{{margin:1em 0}}</style>\
+         </head><body><h1>stroom run: {name}</h1>"
+    );
+    for c in charts {
+        html.push_str(&c);
+    }
+    let _ = write!(
+        html,
+        "<h2>Summary</h2><pre>{}</pre></body></html>",
+        md.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    );
+    html
+}
