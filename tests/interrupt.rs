@@ -90,7 +90,7 @@ fn sigint_during_a_run_cleans_up() {
         tmp.path(),
         &["run", moved.to_str().unwrap(), "--profile", "fast", "--results", results.to_str().unwrap()],
     );
-    wait_for(&mut child, "calibrate: COPY in");
+    wait_for(&mut child, "load: generating history");
     interrupt_and_check(child, tmp.path());
     assert!(!results.exists(), "an interrupted run must not leave a result directory");
 }

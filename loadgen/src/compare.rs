@@ -139,13 +139,7 @@ pub fn compare(baseline: &RunResult, current: &RunResult, noise: f64, only: &[St
         let change = match k {
             Kind::HigherBetter(_) if bv > 0.0 => cv / bv - 1.0,
             Kind::LowerBetter if cv > 0.0 && bv > 0.0 => bv / cv - 1.0,
-            Kind::MustStay => {
-                if cv < bv {
-                    -1.0
-                } else {
-                    0.0
-                }
-            }
+            Kind::MustStay if cv < bv => -1.0,
             _ => 0.0,
         };
         let regression = match k {

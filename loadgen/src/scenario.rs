@@ -415,7 +415,7 @@ fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan> {
         return Err(p.at(span(&a.writers), "append.writers", "give one or more writer counts, each at least 1"));
     }
     let duration_s = value(&a.duration_s, 5.0);
-    if !(duration_s >= MIN_APPEND_SECONDS) {
+    if below(duration_s, MIN_APPEND_SECONDS) {
         return Err(p.at(
             span(&a.duration_s),
             "append.duration_s",
@@ -423,18 +423,18 @@ fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan> {
         ));
     }
     let warmup_s = value(&a.warmup_s, 1.0);
-    if !(warmup_s >= 0.0) {
+    if below(warmup_s, 0.0) {
         return Err(p.at(span(&a.warmup_s), "append.warmup_s", "must not be negative"));
     }
     let (mut open_rates, mut open_duration_s, mut open_users) = (Vec::new(), 0.0, 0);
     let mut open_strategies: Vec<Strategy> = strategies.iter().copied().filter(|s| *s != Strategy::Rill).collect();
     if let Some(o) = &a.open {
         open_rates = o.rates.get_ref().clone();
-        if open_rates.is_empty() || open_rates.iter().any(|r| !(*r > 0.0)) {
+        if open_rates.is_empty() || open_rates.iter().any(|r| below(*r, f64::MIN_POSITIVE)) {
             return Err(p.at(Some(o.rates.span()), "append.open.rates", "give one or more positive rates in events/s"));
         }
         open_duration_s = value(&o.duration_s, 5.0);
-        if !(open_duration_s >= MIN_APPEND_SECONDS) {
+        if below(open_duration_s, MIN_APPEND_SECONDS) {
             return Err(p.at(
                 span(&o.duration_s),
                 "append.open.duration_s",
@@ -491,6 +491,11 @@ fn replay_plan(p: &Problems<'_>, r: &RawReplay) -> Result<ReplayPlan> {
         })?,
     };
     Ok(ReplayPlan { modes, threads, repetitions, handlers, extra_ns_per_event: r.extra_ns_per_event.unwrap_or(0) })
+}
+
+/// `v < min`, with NaN counting as below.
+fn below(v: f64, min: f64) -> bool {
+    v.is_nan() || v < min
 }
 
 fn line_of(text: &str, offset: usize) -> usize {

@@ -123,8 +123,9 @@ fn gauss(mut m: Vec<Vec<f64>>, mut v: Vec<f64>) -> Option<Vec<f64>> {
         v.swap(col, pivot);
         for row in col + 1..n {
             let f = m[row][col] / m[col][col];
-            for k in col..n {
-                m[row][k] -= f * m[col][k];
+            let pivot_row = m[col].clone();
+            for (cell, p) in m[row].iter_mut().zip(&pivot_row).skip(col) {
+                *cell -= f * p;
             }
             v[row] -= f * v[col];
         }
