@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use stroom_cluster::Profile;
+use stroom_reference::append::RowWriter;
 use stroom_reference::read_model::Handlers;
 use stroom_reference::{Layout, PayloadType, Strategy};
 use toml::Spanned;
@@ -102,6 +103,9 @@ pub struct AppendPlan {
     /// Strategies the open loop runs (default: all but rill).
     #[serde(serialize_with = "ser_strategies")]
     pub open_strategies: Vec<Strategy>,
+    /// How transactors write a batch: `unnest` (one statement) or `copy` (a transaction).
+    #[serde(serialize_with = "ser_writer")]
+    pub row_writer: RowWriter,
 }
 
 /// The replay phase.
@@ -188,6 +192,7 @@ struct RawAppend {
     writers: Option<Spanned<Vec<usize>>>,
     duration_s: Option<Spanned<f64>>,
     warmup_s: Option<Spanned<f64>>,
+    row_writer: Option<Spanned<String>>,
     open: Option<RawOpen>,
 }
 
@@ -449,6 +454,20 @@ fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan> {
             open_strategies = parse_strategies(p, s, "append.open.strategies")?;
         }
     }
+    let row_writer = match &a.row_writer {
+        None => RowWriter::default(),
+        Some(w) => match w.get_ref().as_str() {
+            "copy" => RowWriter::Copy,
+            "unnest" => RowWriter::Unnest,
+            other => {
+                return Err(p.at(
+                    Some(w.span()),
+                    "append.row_writer",
+                    format!("unknown row writer '{other}' (expected unnest or copy)"),
+                ))
+            }
+        },
+    };
     Ok(AppendPlan {
         strategies,
         writers,
@@ -458,6 +477,7 @@ fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan> {
         open_duration_s,
         open_users,
         open_strategies,
+        row_writer,
     })
 }
 
@@ -512,6 +532,10 @@ fn ser_profile<S: serde::Serializer>(p: &Profile, s: S) -> Result<S::Ok, S::Erro
 
 fn ser_handlers<S: serde::Serializer>(h: &Handlers, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(h.name())
+}
+
+fn ser_writer<S: serde::Serializer>(w: &RowWriter, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(w.name())
 }
 
 fn ser_strategies<S: serde::Serializer>(v: &[Strategy], s: S) -> Result<S::Ok, S::Error> {

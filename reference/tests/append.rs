@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use futures::future::join_all;
 use stroom_cluster::testing::TestDatabase;
+use stroom_reference::append::RowWriter;
 use stroom_reference::store::FeedCursor;
 use stroom_reference::{
     Append, Appender, Error, Layout, NewEvent, PayloadType, Schema, Store, Strategy, Transactor, TransactorConfig,
@@ -19,9 +20,21 @@ async fn store(layout: Layout) -> Store {
 }
 
 async fn appender(strategy: Strategy) -> (Store, Appender) {
+    appender_with(strategy, RowWriter::default()).await
+}
+
+async fn appender_with(strategy: Strategy, writer: RowWriter) -> (Store, Appender) {
     let store = store(strategy.layout()).await;
-    let appender = Appender::start(strategy, &store, TransactorConfig::default()).await.unwrap();
+    let config = TransactorConfig { writer, ..Default::default() };
+    let appender = Appender::start(strategy, &store, config).await.unwrap();
     (store, appender)
+}
+
+/// Every strategy, with both of the transactors' row writers.
+fn variants() -> Vec<(Strategy, RowWriter)> {
+    let mut v: Vec<(Strategy, RowWriter)> = Strategy::ALL.iter().map(|s| (*s, RowWriter::Copy)).collect();
+    v.extend([(Strategy::Batched, RowWriter::Unnest), (Strategy::PerSchool, RowWriter::Unnest)]);
+    v
 }
 
 fn event(n: u32) -> NewEvent {
@@ -40,8 +53,8 @@ fn append(school: i32, stream: Uuid, expected_version: i64, events: Vec<NewEvent
 
 #[tokio::test]
 async fn every_strategy_reads_back_exactly_what_it_appended() {
-    for strategy in Strategy::ALL {
-        let (store, appender) = appender(strategy).await;
+    for (strategy, writer) in variants() {
+        let (store, appender) = appender_with(strategy, writer).await;
         let stream = Uuid::new_v4();
         let events: Vec<NewEvent> = (0..5).map(event).collect();
         let first = appender.append(append(2, stream, 0, events[..3].to_vec())).await.unwrap();
@@ -66,8 +79,8 @@ async fn every_strategy_reads_back_exactly_what_it_appended() {
 
 #[tokio::test]
 async fn concurrent_appends_on_one_stream_have_one_winner_per_version() {
-    for strategy in Strategy::ALL {
-        let (store, appender) = appender(strategy).await;
+    for (strategy, writer) in variants() {
+        let (store, appender) = appender_with(strategy, writer).await;
         let stream = Uuid::new_v4();
         for expected in 0..3 {
             let tries = (0..6).map(|n| appender.append(append(1, stream, expected, vec![event(n)])));
@@ -247,12 +260,19 @@ async fn only_one_writer_owns_a_school() {
 
 #[tokio::test]
 async fn a_writer_whose_lease_was_taken_cannot_commit() {
+    for writer in [RowWriter::Copy, RowWriter::Unnest] {
+        lease_taken(writer).await;
+    }
+}
+
+async fn lease_taken(writer: RowWriter) {
     let store = store(Layout::Partitioned).await;
-    let config = TransactorConfig { lease: std::time::Duration::from_millis(200), ..Default::default() };
+    let config = TransactorConfig { lease: std::time::Duration::from_millis(200), writer, ..Default::default() };
     let old = Transactor::start_school(store.clone(), 1, config.clone()).await.unwrap();
     old.append(append(1, Uuid::new_v4(), 0, vec![event(1)])).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-    let new = Transactor::start_school(store.clone(), 1, TransactorConfig::default()).await.unwrap();
+    let new =
+        Transactor::start_school(store.clone(), 1, TransactorConfig { writer, ..Default::default() }).await.unwrap();
     let stale = old.append(append(1, Uuid::new_v4(), 0, vec![event(2)])).await;
     assert!(matches!(stale, Err(Error::OwnershipLost { school: 1 })), "{stale:?}");
     new.append(append(1, Uuid::new_v4(), 0, vec![event(3)])).await.unwrap();

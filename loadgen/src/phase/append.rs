@@ -46,7 +46,8 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mu
         let connections = (max_writers as u32 + 8).clamp(8, 120);
         let store = fresh_store(url, &format!("append_{name}"), schema, connections).await?;
         store.add_schools(&schools).await?;
-        let appender = Appender::start(strategy, &store, TransactorConfig::default()).await?;
+        let config = TransactorConfig { writer: plan.row_writer, ..TransactorConfig::default() };
+        let appender = Appender::start(strategy, &store, config).await?;
         let mut feed = Feed::start(generator_config(scenario, 1));
 
         let mut best = Vec::new();

@@ -7,6 +7,7 @@
 //! | `batched` | single log | one [`Transactor`] over the whole log, group-committing many commands per transaction |
 //! | `per-school` | partitioned | one [`Transactor`] per school, sharing a connection pool |
 
+mod lanes;
 mod rill;
 mod rows;
 mod single;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+pub use lanes::Lanes;
 pub use rows::RowWriter;
 pub use transactor::{Transactor, TransactorConfig};
 
@@ -116,9 +118,18 @@ impl Appender {
             Strategy::Single => Self::Single(store.clone()),
             Strategy::Batched => Self::Batched(Arc::new(Transactor::start_log(store.clone(), config).await?)),
             Strategy::PerSchool => {
+                let lanes = (config.writer == RowWriter::Unnest && config.commit_lanes > 0).then(|| {
+                    Lanes::start(store, config.commit_lanes, config.max_batch_events * 4, config.lease.as_secs_f64())
+                });
                 let mut map = HashMap::new();
                 for school in store.schools().await? {
-                    map.insert(school, Transactor::start_school(store.clone(), school, config.clone()).await?);
+                    let t = match &lanes {
+                        Some(l) => {
+                            Transactor::start_school_in(store.clone(), school, config.clone(), l.clone()).await?
+                        }
+                        None => Transactor::start_school(store.clone(), school, config.clone()).await?,
+                    };
+                    map.insert(school, t);
                 }
                 Self::PerSchool(Arc::new(map))
             }

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use super::lanes::Lanes;
 use super::{check_input, Append, Appended, RowWriter};
 use crate::error::{Error, Result};
 use crate::event::{School, StoredEvent};
@@ -29,11 +30,20 @@ pub struct TransactorConfig {
     pub lease: Duration,
     /// How rows reach the server.
     pub writer: RowWriter,
+    /// Per-school: commit lanes shared by all transactors (group commit across schools);
+    /// 0 makes every transactor commit alone. Used with the `unnest` writer.
+    pub commit_lanes: usize,
 }
 
 impl Default for TransactorConfig {
     fn default() -> Self {
-        Self { max_batch_events: 2000, queue_depth: 1024, lease: Duration::from_secs(30), writer: RowWriter::default() }
+        Self {
+            max_batch_events: 2000,
+            queue_depth: 1024,
+            lease: Duration::from_secs(30),
+            writer: RowWriter::default(),
+            commit_lanes: 4,
+        }
     }
 }
 
@@ -72,18 +82,31 @@ impl Transactor {
     /// Takes ownership of `school` in a partitioned store and starts its writer.
     pub async fn start_school(store: Store, school: School, config: TransactorConfig) -> Result<Self> {
         assert_eq!(store.schema().layout, Layout::Partitioned);
-        Self::start(store, Scope::School(school), config).await
+        Self::start(store, Scope::School(school), config, None).await
+    }
+
+    /// Like [`Self::start_school`], committing through shared `lanes`.
+    pub async fn start_school_in(store: Store, school: School, config: TransactorConfig, lanes: Lanes) -> Result<Self> {
+        assert_eq!(store.schema().layout, Layout::Partitioned);
+        Self::start(store, Scope::School(school), config, Some(lanes)).await
     }
 
     /// Takes ownership of a whole single-log store and starts its writer.
     pub async fn start_log(store: Store, config: TransactorConfig) -> Result<Self> {
         assert_eq!(store.schema().layout, Layout::SingleLog);
-        Self::start(store, Scope::Log, config).await
+        Self::start(store, Scope::Log, config, None).await
     }
 
-    async fn start(store: Store, scope: Scope, config: TransactorConfig) -> Result<Self> {
-        let mut state =
-            State { store, scope, owner: Uuid::new_v4(), streams: HashMap::new(), schools: HashSet::new(), config };
+    async fn start(store: Store, scope: Scope, config: TransactorConfig, lanes: Option<Lanes>) -> Result<Self> {
+        let mut state = State {
+            store,
+            scope,
+            owner: Uuid::new_v4(),
+            streams: HashMap::new(),
+            schools: HashSet::new(),
+            config,
+            lanes,
+        };
         state.acquire().await?;
         let (queue, rx) = mpsc::channel(state.config.queue_depth);
         let task = tokio::spawn(state.run(rx));
@@ -122,6 +145,8 @@ struct State {
     /// Schools known to exist (whole-log scope only).
     schools: HashSet<School>,
     config: TransactorConfig,
+    /// Shared commit lanes, if this writer commits through them.
+    lanes: Option<Lanes>,
 }
 
 impl State {
@@ -334,8 +359,43 @@ impl State {
         }
     }
 
-    /// One transaction: take positions from the head (checking the lease), write, commit.
+    /// Takes positions from the head (checking the lease), writes and commits.
     async fn commit(&mut self, rows: &mut [(StoredEvent, i64)]) -> Result<()> {
+        if let Some(lanes) = &self.lanes {
+            let given = lanes.commit(self.scope.head(), self.owner, rows).await?;
+            let Some(positions) = given else {
+                let _ = self.acquire().await;
+                return Err(Error::OwnershipLost { school: self.scope.head() });
+            };
+            for (row, p) in rows.iter_mut().zip(positions) {
+                row.1 = p;
+            }
+            return Ok(());
+        }
+        if self.config.writer == RowWriter::Unnest {
+            let given = super::rows::commit_one_statement(
+                self.store.pool(),
+                self.store.schema().payload,
+                self.scope.head(),
+                self.owner,
+                self.config.lease.as_secs_f64(),
+                rows,
+            )
+            .await?;
+            let Some(positions) = given else {
+                let _ = self.acquire().await;
+                return Err(Error::OwnershipLost { school: self.scope.head() });
+            };
+            for (row, p) in rows.iter_mut().zip(positions) {
+                row.1 = p;
+            }
+            return Ok(());
+        }
+        self.commit_in_transaction(rows).await
+    }
+
+    /// BEGIN, take positions from the head (checking the lease), COPY, COMMIT.
+    async fn commit_in_transaction(&mut self, rows: &mut [(StoredEvent, i64)]) -> Result<()> {
         let mut tx = self.store.pool().begin().await.map_err(Error::db("starting a batch"))?;
         let head: Option<i64> = sqlx::query_scalar(
             "UPDATE school_heads SET position = position + $1, lease_until = now() + make_interval(secs => $2) \

@@ -1,0 +1,176 @@
+//! Shared commit lanes: group commit across schools without giving up per-school ownership.
+//!
+//! Each transactor still decides versions and positions for its own school alone; instead of
+//! committing its small batch by itself, it hands the batch to a lane. A lane takes every
+//! batch that is ready, from any school, and commits them in one statement: the head rows of
+//! all those schools are advanced (each only if that school's lease is still the sender's),
+//! and the rows are inserted. A school whose lease was lost writes nothing and alone gets
+//! `None`. A school has one batch in flight at a time, so two lanes never touch the same head
+//! row and cannot deadlock.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::event::StoredEvent;
+use crate::store::{PayloadType, Store};
+
+/// One school's batch waiting for a lane.
+#[derive(Debug)]
+struct Batch {
+    head: i32,
+    owner: Uuid,
+    rows: Vec<StoredEvent>,
+    /// The positions given, or `None` when the lease is no longer the sender's.
+    reply: oneshot::Sender<Result<Option<Vec<i64>>>>,
+}
+
+/// A handle on the lanes; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Lanes {
+    queue: mpsc::Sender<Batch>,
+}
+
+impl Lanes {
+    /// Starts `lanes` committers on `store`, each committing up to `max_rows` per statement.
+    pub fn start(store: &Store, lanes: usize, max_rows: usize, lease_s: f64) -> Self {
+        let (queue, rx) = mpsc::channel::<Batch>(4096);
+        let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
+        // Lanes get connections of their own, so transactors' reads never starve commits.
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(lanes.max(1) as u32)
+            .connect_lazy_with((*store.pool().connect_options()).clone());
+        for _ in 0..lanes.max(1) {
+            let (store, rx, pool) = (store.clone(), rx.clone(), pool.clone());
+            tokio::spawn(async move {
+                loop {
+                    let mut group = Vec::new();
+                    {
+                        let mut rx = rx.lock().await;
+                        let Some(first) = rx.recv().await else { return };
+                        let mut rows = first.rows.len();
+                        group.push(first);
+                        while rows < max_rows {
+                            match rx.try_recv() {
+                                Ok(b) => {
+                                    rows += b.rows.len();
+                                    group.push(b);
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    commit(&pool, store.schema().payload, lease_s, group).await;
+                }
+            });
+        }
+        Self { queue }
+    }
+
+    /// Commits one school's batch through a lane.
+    pub async fn commit(&self, head: i32, owner: Uuid, rows: &[(StoredEvent, i64)]) -> Result<Option<Vec<i64>>> {
+        let (reply, answer) = oneshot::channel();
+        let batch = Batch { head, owner, rows: rows.iter().map(|(e, _)| e.clone()).collect(), reply };
+        let stopped = || Error::WriterStopped { school: head };
+        self.queue.send(batch).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+async fn commit(pool: &sqlx::PgPool, payload: PayloadType, lease_s: f64, group: Vec<Batch>) {
+    match commit_group(pool, payload, lease_s, &group).await {
+        Ok(mut given) => {
+            for b in group {
+                let _ = b.reply.send(Ok(given.remove(&b.head)));
+            }
+        }
+        Err(e) => {
+            let reason = e.to_string();
+            for b in group {
+                let _ = b.reply.send(Err(Error::BatchFailed { reason: reason.clone() }));
+            }
+        }
+    }
+}
+
+/// One statement for every batch in `group`; returns each committed school's positions.
+async fn commit_group(
+    pool: &sqlx::PgPool,
+    payload: PayloadType,
+    lease_s: f64,
+    group: &[Batch],
+) -> Result<HashMap<i32, Vec<i64>>> {
+    let (heads, counts, owners): (Vec<i32>, Vec<i64>, Vec<Uuid>) = {
+        let mut h = Vec::with_capacity(group.len());
+        let mut c = Vec::with_capacity(group.len());
+        let mut o = Vec::with_capacity(group.len());
+        for b in group {
+            h.push(b.head);
+            c.push(b.rows.len() as i64);
+            o.push(b.owner);
+        }
+        (h, c, o)
+    };
+    let n: usize = group.iter().map(|b| b.rows.len()).sum();
+    let (mut school, mut k, mut id, mut stream, mut version) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut kind, mut at, mut body, mut meta) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    for b in group {
+        for (i, e) in b.rows.iter().enumerate() {
+            school.push(b.head);
+            k.push(i as i64 + 1);
+            id.push(e.id);
+            stream.push(e.stream);
+            version.push(e.version);
+            kind.push(e.event_type.as_str());
+            at.push(DateTime::<Utc>::from_timestamp_micros(e.recorded_at_us).unwrap_or_default());
+            body.push(e.payload.as_bytes());
+            meta.push(e.metadata.as_str());
+        }
+    }
+    let sql = format!(
+        "WITH req AS (SELECT * FROM unnest($1::int[], $2::bigint[], $3::uuid[]) AS q(school, n, owner)), \
+         head AS (UPDATE school_heads h SET position = h.position + req.n, lease_until = now() + make_interval(secs => $4) \
+                  FROM req WHERE h.school = req.school AND h.owner = req.owner \
+                  RETURNING h.school, h.position - req.n AS base) \
+         INSERT INTO events (school, position, id, stream, version, event_type, recorded_at, payload, metadata) \
+         SELECT head.school, head.base + r.k, r.i, r.st, r.v, r.t, r.a, {}, r.m::jsonb \
+         FROM unnest($5::int[], $6::bigint[], $7::uuid[], $8::uuid[], $9::bigint[], $10::text[], $11::timestamptz[], $12::bytea[], $13::text[]) \
+              AS r(s, k, i, st, v, t, a, p, m) \
+         JOIN head ON head.school = r.s \
+         RETURNING school, position",
+        payload.from_bytea("r.p")
+    );
+    let rows: Vec<(i32, i64)> = sqlx::query_as(&sql)
+        .bind(heads)
+        .bind(counts)
+        .bind(owners)
+        .bind(lease_s)
+        .bind(school)
+        .bind(k)
+        .bind(id)
+        .bind(stream)
+        .bind(version)
+        .bind(kind)
+        .bind(at)
+        .bind(body)
+        .bind(meta)
+        .fetch_all(pool)
+        .await
+        .map_err(Error::db("committing a group of batches"))?;
+    let mut given: HashMap<i32, Vec<i64>> = HashMap::new();
+    for (s, p) in rows {
+        given.entry(s).or_default().push(p);
+    }
+    given.values_mut().for_each(|v| v.sort_unstable());
+    Ok(given)
+}
