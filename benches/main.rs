@@ -2,4 +2,12 @@
 
 mod benchmarks;
 
-criterion::criterion_main!(benchmarks::copy_encode::benches);
+criterion::criterion_main!(
+    benchmarks::fold::benches,
+    benchmarks::codecs::benches,
+    benchmarks::generator::benches,
+    benchmarks::memory_replay::benches,
+    benchmarks::copy_encode::benches,
+    benchmarks::transactor::benches,
+    benchmarks::pg_replay::benches,
+);
