@@ -24,7 +24,8 @@ fn main() -> ExitCode {
         eprintln!("e2e: stroom run scenarios/quick.toml failed ({status})");
         return ExitCode::FAILURE;
     }
-    let Some(run) = std::fs::read_dir(results.join("quick")).ok().and_then(|d| d.flatten().map(|e| e.path()).max()) else {
+    let Some(run) = std::fs::read_dir(results.join("quick")).ok().and_then(|d| d.flatten().map(|e| e.path()).max())
+    else {
         eprintln!("e2e: no result directory was written");
         return ExitCode::FAILURE;
     };
@@ -33,7 +34,16 @@ fn main() -> ExitCode {
         .arg("compare")
         .arg(root.join("results/baseline.json"))
         .arg(run.join("result.json"))
-        .args(["--noise", &noise, "--only", "replay.parallel", "--only", "replay.sequential", "--only", "replay.digests_equal"])
+        .args([
+            "--noise",
+            &noise,
+            "--only",
+            "replay.parallel",
+            "--only",
+            "replay.sequential",
+            "--only",
+            "replay.digests_equal",
+        ])
         .status()
         .expect("run stroom compare");
     if status.success() {

@@ -11,11 +11,12 @@ fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let (store, events) = rt.block_on(async {
         let db = TestDatabase::create().await;
-        let store = Store::install(db.pool().await, Schema { layout: Layout::Partitioned, payload: PayloadType::Jsonb })
+        let store = Store::install(db.pool().await, Schema::new(Layout::Partitioned, PayloadType::Jsonb))
             .await
             .expect("schema");
         let mut generator = stroom_loadgen::generator::Generator::new(super::sample::config());
-        let loaded = stroom_loadgen::backfill(&store, &mut generator, None, Some(2), None, None, None).await.expect("load");
+        let loaded =
+            stroom_loadgen::backfill(&store, &mut generator, None, Some(2), None, None, None).await.expect("load");
         (store, loaded.events)
     });
     let fold = Fold::new(Handlers::V2);

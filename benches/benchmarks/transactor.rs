@@ -12,7 +12,7 @@ fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let transactor = rt.block_on(async {
         let db = TestDatabase::create().await;
-        let store = Store::install(db.pool().await, Schema { layout: Layout::Partitioned, payload: PayloadType::Jsonb })
+        let store = Store::install(db.pool().await, Schema::new(Layout::Partitioned, PayloadType::Jsonb))
             .await
             .expect("schema");
         store.add_schools(&[1]).await.expect("school");
@@ -33,7 +33,12 @@ fn bench(c: &mut Criterion) {
                             id: Uuid::new_v4(),
                             event_type: "SectionTest/QuestionAssigned".into(),
                             recorded_at_us: 1_700_000_000_000_000 + i as i64,
-                            payload: format!(r#"{{"student":"{}","section":"{}","question":"{}","index":{i}}}"#, Uuid::nil(), Uuid::nil(), Uuid::nil()),
+                            payload: format!(
+                                r#"{{"student":"{}","section":"{}","question":"{}","index":{i}}}"#,
+                                Uuid::nil(),
+                                Uuid::nil(),
+                                Uuid::nil()
+                            ),
                             metadata: "{}".into(),
                         }],
                     })

@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use sqlx::Connection;
 use stroom_cluster::Database;
-use stroom_reference::Schema;
 
 use crate::environment::Environment;
 use crate::error::{Error, Result};
@@ -57,8 +56,7 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
 
     // Load.
-    let history =
-        fresh_store(db.url(), "history", Schema { layout: scenario.layout, payload: scenario.payload }, 16).await?;
+    let history = fresh_store(db.url(), "history", scenario.schema(), 16).await?;
     let mut generator = Generator::new(generator_config(scenario, cores));
     let mut summary = Summary::default();
     let progress = Progress::with_total("load: generating history into the store", scenario.load.events.unwrap_or(0));

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use stroom_cluster::Profile;
 use stroom_reference::append::RowWriter;
 use stroom_reference::read_model::Handlers;
-use stroom_reference::{Layout, PayloadType, Strategy};
+use stroom_reference::{Layout, PayloadType, Schema, Strategy};
 use toml::Spanned;
 
 use crate::error::{Error, Result};
@@ -37,6 +37,8 @@ pub struct Scenario {
     /// Payload column type.
     #[serde(serialize_with = "ser_display")]
     pub payload: PayloadType,
+    /// Hash buckets of the partitioned layout; 0 for one LIST partition per school.
+    pub hash_partitions: u32,
     /// Population and generator settings.
     pub population: Population,
     /// The load phase.
@@ -125,6 +127,15 @@ pub struct ReplayPlan {
 }
 
 const MIN_APPEND_SECONDS: f64 = 1.0;
+/// Above this many schools the partitioned layout hashes schools into buckets by default.
+pub const HASH_ABOVE_SCHOOLS: u32 = 500;
+
+impl Scenario {
+    /// The schema of the loaded history.
+    pub fn schema(&self) -> Schema {
+        Schema::new(self.layout, self.payload).with_hash_partitions(self.hash_partitions)
+    }
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -161,6 +172,7 @@ struct RawDatabase {
 struct RawStore {
     layout: Option<Spanned<String>>,
     payload: Option<Spanned<String>>,
+    hash_partitions: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -324,6 +336,9 @@ impl Scenario {
             ));
         }
         let population = Population { schools, students, events_per_school_day };
+        // One partition per school, until there are so many schools that hashing into
+        // buckets keeps the table count sane.
+        let hash_partitions = value(&raw.store.hash_partitions, if schools > HASH_ABOVE_SCHOOLS { 64 } else { 0 });
 
         let load = Load {
             events: raw.load.events.as_ref().map(|v| *v.get_ref()),
@@ -384,6 +399,7 @@ impl Scenario {
             profile,
             layout,
             payload,
+            hash_partitions,
             population,
             load,
             calibrate,

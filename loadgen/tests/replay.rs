@@ -19,7 +19,7 @@ fn generator() -> Generator {
 
 async fn loaded(layout: Layout, payload: PayloadType) -> (Store, Vec<StoredEvent>) {
     let db = TestDatabase::create().await;
-    let store = Store::install(db.pool().await, Schema { layout, payload }).await.unwrap();
+    let store = Store::install(db.pool().await, Schema::new(layout, payload)).await.unwrap();
     let mut kept = Vec::new();
     backfill(&store, &mut generator(), None, Some(3), Some(&mut kept), None, None).await.unwrap();
     (store, kept)

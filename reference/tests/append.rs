@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 async fn store(layout: Layout) -> Store {
     let db = TestDatabase::create().await;
-    let store = Store::install(db.pool().await, Schema { layout, payload: PayloadType::Jsonb }).await.unwrap();
+    let store = Store::install(db.pool().await, Schema::new(layout, PayloadType::Jsonb)).await.unwrap();
     store.add_schools(&[1, 2, 3]).await.unwrap();
     store
 }

@@ -9,9 +9,7 @@ use uuid::Uuid;
 
 async fn handler() -> (Store, Appender, CommandHandler) {
     let db = TestDatabase::create().await;
-    let store = Store::install(db.pool().await, Schema { layout: Layout::Partitioned, payload: PayloadType::Jsonb })
-        .await
-        .unwrap();
+    let store = Store::install(db.pool().await, Schema::new(Layout::Partitioned, PayloadType::Jsonb)).await.unwrap();
     store.add_schools(&[1]).await.unwrap();
     let appender = Appender::start(Strategy::PerSchool, &store, TransactorConfig::default()).await.unwrap();
     (store.clone(), appender.clone(), CommandHandler::new(store, appender))

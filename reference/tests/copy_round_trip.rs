@@ -28,7 +28,7 @@ type StoredRow = (Uuid, i32, Uuid, i64, String, i64, String, i64);
 
 async fn round_trip(layout: Layout, payload: PayloadType) {
     let db = TestDatabase::create().await;
-    let store = Store::install(db.pool().await, Schema { layout, payload }).await.unwrap();
+    let store = Store::install(db.pool().await, Schema::new(layout, payload)).await.unwrap();
     store.add_schools(&[1, 2, 3]).await.unwrap();
     let rows = events();
     assert_eq!(store.raw_copy_in(&rows).await.unwrap(), rows.len() as u64);
@@ -74,6 +74,26 @@ async fn partitioned_bytea() {
 }
 
 #[tokio::test]
+async fn hash_partitioned_jsonb() {
+    let db = TestDatabase::create().await;
+    let schema = Schema::new(Layout::Partitioned, PayloadType::Jsonb).with_hash_partitions(4);
+    let store = Store::install(db.pool().await, schema).await.unwrap();
+    store.add_schools(&[1, 2, 3]).await.unwrap();
+    let rows = events();
+    assert_eq!(store.raw_copy_in(&rows).await.unwrap(), rows.len() as u64);
+    let partitions: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_inherits WHERE inhparent = 'events'::regclass")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(partitions, 4, "four hash buckets, whatever the number of schools");
+    for school in 1..=3 {
+        let mut reader = store.read_school(school, 0, 100);
+        let page = reader.next_page().await.unwrap();
+        assert!(!page.is_empty() && page.iter().all(|e| e.school == school));
+    }
+}
+
+#[tokio::test]
 async fn single_log_jsonb() {
     round_trip(Layout::SingleLog, PayloadType::Jsonb).await;
 }
@@ -86,7 +106,7 @@ async fn single_log_bytea() {
 #[tokio::test]
 async fn installing_twice_is_harmless_and_another_payload_type_is_refused() {
     let db = TestDatabase::create().await;
-    let schema = Schema { layout: Layout::Partitioned, payload: PayloadType::Jsonb };
+    let schema = Schema::new(Layout::Partitioned, PayloadType::Jsonb);
     Store::install(db.pool().await, schema).await.unwrap();
     Store::install(db.pool().await, schema).await.unwrap();
     let other = Schema { payload: PayloadType::Bytea, ..schema };

@@ -42,7 +42,7 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mu
     let max_writers = plan.writers.iter().copied().max().unwrap_or(1).max(plan.open_users);
     for &strategy in &plan.strategies {
         let name = strategy.name();
-        let schema = Schema { layout: strategy.layout(), payload: scenario.payload };
+        let schema = Schema::new(strategy.layout(), scenario.payload).with_hash_partitions(scenario.hash_partitions);
         let connections = (max_writers as u32 + 8).clamp(8, 120);
         let store = fresh_store(url, &format!("append_{name}"), schema, connections).await?;
         store.add_schools(&schools).await?;
@@ -52,9 +52,11 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mu
 
         let mut best = Vec::new();
         let mut errors = 0u64;
+        let failures = Failures::default();
         for &writers in &plan.writers {
             let progress = Progress::phase(&format!("append {name}: closed loop, {writers} writers"));
-            let (events, failed) = closed_loop(&appender, &mut feed, writers, plan.warmup_s, plan.duration_s).await;
+            let (events, failed) =
+                closed_loop(&appender, &mut feed, writers, plan.warmup_s, plan.duration_s, &failures).await;
             progress.done(events, plan.duration_s);
             let rate = events as f64 / plan.duration_s;
             figures.insert(
@@ -72,8 +74,15 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mu
             for (i, &rate) in plan.open_rates.iter().enumerate() {
                 let progress = Progress::phase(&format!("append {name}: open loop at {rate} events/s"));
                 let started = SystemTime::now();
-                let (recorded, saturated) =
-                    open_loop(&appender, &mut feed, rate, plan.open_users, plan.warmup_s, plan.open_duration_s).await;
+                let (recorded, saturated) = open_loop(
+                    &appender,
+                    &mut feed,
+                    rate,
+                    plan.open_users,
+                    (plan.warmup_s, plan.open_duration_s),
+                    &failures,
+                )
+                .await;
                 progress.done(recorded.latency.len(), plan.open_duration_s);
                 if saturated {
                     note(format_args!("append {name}: {rate} events/s is past saturation; dispatch stopped early"));
@@ -94,6 +103,7 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mu
                 outcome.open.entry(name.to_string()).or_default().push((rate, recorded));
             }
         }
+        failures.report(name);
         figures.insert(format!("append.{name}.errors"), Figure::from_repetitions("count", vec![errors as f64]));
         drop(feed);
         appender.stop().await;
@@ -119,6 +129,26 @@ fn record_open(figures: &mut Figures, prefix: &str, r: &Recorded, duration_s: f6
     );
 }
 
+/// Counts failed appends by kind, so a run says what went wrong, not only how often.
+#[derive(Debug, Clone, Default)]
+struct Failures(Arc<std::sync::Mutex<BTreeMap<String, (u64, String)>>>);
+
+impl Failures {
+    fn add(&self, e: &stroom_reference::Error) {
+        let text = e.to_string();
+        // The kind is the message up to its first number or id.
+        let kind: String = text.split(|c: char| c.is_ascii_digit()).next().unwrap_or(&text).chars().take(80).collect();
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        seen.entry(kind).or_insert_with(|| (0, text.chars().take(200).collect())).0 += 1;
+    }
+
+    fn report(&self, strategy: &str) {
+        for (n, example) in self.0.lock().unwrap_or_else(|p| p.into_inner()).values() {
+            note(format_args!("append {strategy}: {n} appends failed, e.g. {example}"));
+        }
+    }
+}
+
 fn owner(append: &Append, n: usize) -> usize {
     (append.stream.as_u64_pair().1 % n as u64) as usize
 }
@@ -130,6 +160,7 @@ async fn closed_loop(
     writers: usize,
     warmup_s: f64,
     duration_s: f64,
+    failures: &Failures,
 ) -> (u64, u64) {
     let start = Instant::now();
     let from = start + Duration::from_secs_f64(warmup_s);
@@ -140,13 +171,15 @@ async fn closed_loop(
     for _ in 0..writers {
         let (tx, mut rx) = mpsc::channel::<Append>(64);
         queues.push(tx);
-        let (appender, counted, failed) = (appender.clone(), counted.clone(), failed.clone());
+        let (appender, counted, failed, failures) =
+            (appender.clone(), counted.clone(), failed.clone(), failures.clone());
         tasks.push(tokio::spawn(async move {
             while let Some(a) = rx.recv().await {
                 let n = a.events.len() as u64;
-                let ok = appender.append(a).await.is_ok();
+                let result = appender.append(a).await;
                 let now = Instant::now();
-                if !ok {
+                if let Err(e) = &result {
+                    failures.add(e);
                     failed.fetch_add(1, Ordering::Relaxed);
                 } else if now >= from && now < until {
                     counted.fetch_add(n, Ordering::Relaxed);
@@ -176,8 +209,8 @@ async fn open_loop(
     feed: &mut Feed,
     rate: f64,
     users: usize,
-    warmup_s: f64,
-    duration_s: f64,
+    (warmup_s, duration_s): (f64, f64),
+    failures: &Failures,
 ) -> (Recorded, bool) {
     let start = Instant::now();
     let from = start + Duration::from_secs_f64(warmup_s);
@@ -190,11 +223,16 @@ async fn open_loop(
     for _ in 0..users {
         let (tx, mut rx) = mpsc::unbounded_channel::<(Append, Instant)>();
         queues.push(tx);
-        let (appender, samples, outstanding) = (appender.clone(), samples_tx.clone(), outstanding.clone());
+        let (appender, samples, outstanding, failures) =
+            (appender.clone(), samples_tx.clone(), outstanding.clone(), failures.clone());
         tasks.push(tokio::spawn(async move {
             while let Some((a, intended)) = rx.recv().await {
                 let started = Instant::now();
-                let ok = appender.append(a).await.is_ok();
+                let result = appender.append(a).await;
+                if let Err(e) = &result {
+                    failures.add(e);
+                }
+                let ok = result.is_ok();
                 let _ = samples.send(Sample { intended, started, ended: Instant::now(), ok });
                 outstanding.fetch_sub(1, Ordering::Relaxed);
             }

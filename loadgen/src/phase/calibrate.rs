@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use stroom_reference::{Schema, Store, StoredEvent};
+use stroom_reference::{Store, StoredEvent};
 
 use super::{all_schools, generator_config};
 use crate::error::Result;
@@ -23,7 +23,7 @@ pub async fn run(
     figures: &mut Figures,
 ) -> Result<()> {
     let rows = sample_rows(scenario, plan.rows);
-    let store = fresh_store(url, "calibrate", Schema { layout: scenario.layout, payload: scenario.payload }, 4).await?;
+    let store = fresh_store(url, "calibrate", scenario.schema(), 4).await?;
     store.add_schools(&all_schools(scenario)).await?;
     let out_rows = history.count().await? as f64;
     let (mut copy_in, mut copy_out, mut mb_out) = (Vec::new(), Vec::new(), Vec::new());

@@ -41,6 +41,7 @@ pub async fn run(
 ) -> Result<ReplayOutcome> {
     let fold = Fold { handlers: plan.handlers, extra_ns_per_event: plan.extra_ns_per_event };
     let total = history.count().await? as u64;
+    reset_peak_rss();
     let mut outcome = ReplayOutcome::default();
     let remember = |outcome: &mut ReplayOutcome, mode: String, r: &Replayed| {
         outcome.digests.entry(r.digest.clone()).or_default().push(mode);
@@ -152,7 +153,13 @@ fn memory(
     Ok(())
 }
 
-/// Peak resident memory of this process so far (VmHWM), in MB.
+/// Resets the peak-RSS mark, so `replay.peak_rss_mb` covers the replays, not the load phase
+/// before them (Linux 4.0+; elsewhere the mark keeps the whole run's peak).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Peak resident memory of this process since the last reset (VmHWM), in MB.
 pub fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()

@@ -123,7 +123,7 @@ impl Store {
     pub async fn add_schools(&self, schools: &[School]) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(Error::db("starting a transaction"))?;
         for &school in schools {
-            if self.schema.layout == Layout::Partitioned {
+            if self.schema.partition_per_school() {
                 let ddl = format!(
                     "CREATE TABLE IF NOT EXISTS events_s{n} PARTITION OF events FOR VALUES IN ({school})",
                     n = school.max(0)

@@ -16,18 +16,46 @@ pub struct Schema {
     pub layout: Layout,
     /// Payload column type.
     pub payload: PayloadType,
+    /// Partitioned layout only: 0 for one LIST partition per school, else this many HASH
+    /// buckets (for many schools, where a partition each would be too many tables).
+    pub hash_partitions: u32,
 }
 
 impl Schema {
+    /// A schema with one LIST partition per school when partitioned.
+    pub fn new(layout: Layout, payload: PayloadType) -> Self {
+        Self { layout, payload, hash_partitions: 0 }
+    }
+
+    /// The same schema, hashing schools into `buckets` partitions (0: one per school).
+    pub fn with_hash_partitions(mut self, buckets: u32) -> Self {
+        self.hash_partitions = buckets;
+        self
+    }
+
+    /// Whether schools get a partition of their own when added.
+    pub fn partition_per_school(&self) -> bool {
+        self.layout == Layout::Partitioned && self.hash_partitions == 0
+    }
+
     /// A migrator over this schema's migrations.
     pub async fn migrator(self) -> Result<Migrator, sqlx::migrate::MigrateError> {
         Migrator::new(self).await
     }
 
     fn migrations(self) -> Vec<Migration> {
-        let log = match self.layout {
-            Layout::Partitioned => PARTITIONED,
-            Layout::SingleLog => SINGLE_LOG,
+        let log = match (self.layout, self.hash_partitions) {
+            (Layout::Partitioned, 0) => PARTITIONED.to_string(),
+            (Layout::Partitioned, n) => {
+                let mut sql = PARTITIONED.replace("PARTITION BY LIST (school)", "PARTITION BY HASH (school)");
+                for i in 0..n {
+                    sql.push_str(&format!(
+                        "CREATE TABLE events_h{i} PARTITION OF events FOR VALUES WITH (MODULUS {n}, REMAINDER {i});\n"
+                    ));
+                }
+                sql
+            }
+            (Layout::SingleLog, _) => SINGLE_LOG.to_string(),
         };
         vec![
             migration(1, "event log", log.replace("{payload}", self.payload.name())),
