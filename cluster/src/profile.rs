@@ -33,6 +33,10 @@ impl Profile {
         let clamp = |v: u64, lo: u64, hi: u64| v.clamp(lo * MB, hi * MB);
         let mut s = vec![
             ("max_connections", "200".to_string()),
+            // A statement on a partitioned log may lock every partition and each of its
+            // indexes (a generic plan does); the default of 64 runs out of shared memory at
+            // a few hundred schools under concurrent load.
+            ("max_locks_per_transaction", "1024".to_string()),
             ("effective_cache_size", mb(memory_bytes / 2)),
             ("maintenance_work_mem", mb(clamp(memory_bytes / 16, 64, 2048))),
             ("work_mem", "16MB".to_string()),
@@ -85,6 +89,7 @@ pub const RECORDED_SETTINGS: &[&str] = &[
     "max_wal_size",
     "checkpoint_timeout",
     "max_connections",
+    "max_locks_per_transaction",
 ];
 
 /// Reads the effective values of [`RECORDED_SETTINGS`] from a server, with their units.

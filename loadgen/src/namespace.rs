@@ -21,7 +21,9 @@ pub async fn fresh_store(url: &str, name: &str, schema: Schema, connections: u32
             .map_err(|source| Error::Database { action: "preparing a namespace", source })?;
     }
     conn.close().await.ok();
-    let options = base.options([("search_path", namespace.as_str())]);
+    // Custom plans prune partitions when planning, so a statement about one school locks
+    // one partition instead of all of them (generic plans lock every partition first).
+    let options = base.options([("search_path", namespace.as_str()), ("plan_cache_mode", "force_custom_plan")]);
     let pool = PgPoolOptions::new()
         .max_connections(connections)
         .acquire_timeout(std::time::Duration::from_secs(60))

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use stroom_reference::{Append, Appender, Schema, TransactorConfig};
+use stroom_reference::{Append, Appender, Schema, Strategy, TransactorConfig};
 use tokio::sync::mpsc;
 
 use super::feed::Feed;
@@ -43,7 +43,12 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mu
     for &strategy in &plan.strategies {
         let name = strategy.name();
         let schema = Schema::new(strategy.layout(), scenario.payload).with_hash_partitions(scenario.hash_partitions);
-        let connections = (max_writers as u32 + 8).clamp(8, 120);
+        // rill and single hold a connection per writer; transactors share a few, since every
+        // extra backend warms its own caches of partitions and shared buffers.
+        let connections = match strategy {
+            Strategy::Rill | Strategy::Single => (max_writers as u32 + 8).clamp(8, 120),
+            Strategy::Batched | Strategy::PerSchool => 16,
+        };
         let store = fresh_store(url, &format!("append_{name}"), schema, connections).await?;
         store.add_schools(&schools).await?;
         let config = TransactorConfig { writer: plan.row_writer, ..TransactorConfig::default() };

@@ -24,6 +24,8 @@ struct Batch {
     head: i32,
     owner: Uuid,
     rows: Vec<StoredEvent>,
+    /// Streams seen first in this batch, registered to the school by the same statement.
+    new_streams: Vec<Uuid>,
     /// The positions given, or `None` when the lease is no longer the sender's.
     reply: oneshot::Sender<Result<Option<Vec<i64>>>>,
 }
@@ -70,10 +72,16 @@ impl Lanes {
         Self { queue }
     }
 
-    /// Commits one school's batch through a lane.
-    pub async fn commit(&self, head: i32, owner: Uuid, rows: &[(StoredEvent, i64)]) -> Result<Option<Vec<i64>>> {
+    /// Commits one school's batch through a lane, registering `new_streams` to the school.
+    pub async fn commit(
+        &self,
+        head: i32,
+        owner: Uuid,
+        rows: &[(StoredEvent, i64)],
+        new_streams: Vec<Uuid>,
+    ) -> Result<Option<Vec<i64>>> {
         let (reply, answer) = oneshot::channel();
-        let batch = Batch { head, owner, rows: rows.iter().map(|(e, _)| e.clone()).collect(), reply };
+        let batch = Batch { head, owner, rows: rows.iter().map(|(e, _)| e.clone()).collect(), new_streams, reply };
         let stopped = || Error::WriterStopped { school: head };
         self.queue.send(batch).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
@@ -81,7 +89,17 @@ impl Lanes {
 }
 
 async fn commit(pool: &sqlx::PgPool, payload: PayloadType, lease_s: f64, group: Vec<Batch>) {
-    match commit_group(pool, payload, lease_s, &group).await {
+    let result = commit_group(pool, payload, lease_s, &group).await;
+    if group.len() > 1 && result.as_ref().is_err_and(is_unique_violation) {
+        // One batch broke a uniqueness rule (say, a stream another process registered to
+        // another school a moment ago). Nothing of the group was written: commit each batch
+        // alone, so only the offending school's batch fails.
+        for b in group {
+            Box::pin(commit(pool, payload, lease_s, vec![b])).await;
+        }
+        return;
+    }
+    match result {
         Ok(mut given) => {
             for b in group {
                 let _ = b.reply.send(Ok(given.remove(&b.head)));
@@ -93,6 +111,15 @@ async fn commit(pool: &sqlx::PgPool, payload: PayloadType, lease_s: f64, group: 
                 let _ = b.reply.send(Err(Error::BatchFailed { reason: reason.clone() }));
             }
         }
+    }
+}
+
+fn is_unique_violation(e: &Error) -> bool {
+    match e {
+        Error::Database { source, .. } => {
+            source.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "23505")
+        }
+        _ => false,
     }
 }
 
@@ -114,6 +141,11 @@ async fn commit_group(
         }
         (h, c, o)
     };
+    let (mut new_streams, mut new_schools) = (Vec::new(), Vec::new());
+    for b in group {
+        new_streams.extend_from_slice(&b.new_streams);
+        new_schools.extend(std::iter::repeat_n(b.head, b.new_streams.len()));
+    }
     let n: usize = group.iter().map(|b| b.rows.len()).sum();
     let (mut school, mut k, mut id, mut stream, mut version) = (
         Vec::with_capacity(n),
@@ -141,7 +173,9 @@ async fn commit_group(
         "WITH req AS (SELECT * FROM unnest($1::int[], $2::bigint[], $3::uuid[]) AS q(school, n, owner)), \
          head AS (UPDATE school_heads h SET position = h.position + req.n, lease_until = now() + make_interval(secs => $4) \
                   FROM req WHERE h.school = req.school AND h.owner = req.owner \
-                  RETURNING h.school, h.position - req.n AS base) \
+                  RETURNING h.school, h.position - req.n AS base), \
+         reg AS (INSERT INTO streams (stream, school) \
+                 SELECT n.st, n.s FROM unnest($14::uuid[], $15::int[]) AS n(st, s) JOIN head ON head.school = n.s) \
          INSERT INTO events (school, position, id, stream, version, event_type, recorded_at, payload, metadata) \
          SELECT head.school, head.base + r.k, r.i, r.st, r.v, r.t, r.a, {}, r.m::jsonb \
          FROM unnest($5::int[], $6::bigint[], $7::uuid[], $8::uuid[], $9::bigint[], $10::text[], $11::timestamptz[], $12::bytea[], $13::text[]) \
@@ -164,6 +198,8 @@ async fn commit_group(
         .bind(at)
         .bind(body)
         .bind(meta)
+        .bind(new_streams)
+        .bind(new_schools)
         .fetch_all(pool)
         .await
         .map_err(Error::db("committing a group of batches"))?;

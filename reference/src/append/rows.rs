@@ -96,7 +96,8 @@ async fn unnest(conn: &mut PgConnection, payload: PayloadType, rows: &[(StoredEv
 
 /// The whole batch in one statement outside an explicit transaction, so PostgreSQL commits
 /// it on its own: take positions from the head row (checking and extending the lease) and
-/// insert the rows. One round trip and one WAL flush per batch. Returns the positions given,
+/// insert the rows, registering the batch's new streams (`register`) in the same statement.
+/// One round trip and one WAL flush per batch. Returns the positions given,
 /// or `None` when the lease is no longer this writer's (nothing was written).
 pub(crate) async fn commit_one_statement(
     pool: &sqlx::PgPool,
@@ -105,8 +106,10 @@ pub(crate) async fn commit_one_statement(
     owner: uuid::Uuid,
     lease_s: f64,
     rows: &[(StoredEvent, i64)],
+    register: &[(uuid::Uuid, i32)],
 ) -> Result<Option<Vec<i64>>> {
     let n = rows.len();
+    let (new_streams, new_schools): (Vec<uuid::Uuid>, Vec<i32>) = register.iter().copied().unzip();
     let (mut school, mut id, mut stream, mut version) =
         (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     let (mut kind, mut at, mut body, mut meta) =
@@ -123,7 +126,8 @@ pub(crate) async fn commit_one_statement(
     }
     let sql = format!(
         "WITH head AS (UPDATE school_heads SET position = position + $1, lease_until = now() + make_interval(secs => $2) \
-                       WHERE school = $3 AND owner = $4 RETURNING position - $1 AS base) \
+                       WHERE school = $3 AND owner = $4 RETURNING position - $1 AS base), \
+              reg AS (INSERT INTO streams (stream, school) SELECT n.st, n.s FROM head, unnest($13::uuid[], $14::int[]) AS n(st, s)) \
          INSERT INTO events (school, position, id, stream, version, event_type, recorded_at, payload, metadata) \
          SELECT r.s, head.base + r.ord, r.i, r.st, r.v, r.t, r.a, {}, r.m::jsonb \
          FROM head, unnest($5::int[], $6::uuid[], $7::uuid[], $8::bigint[], $9::text[], $10::timestamptz[], $11::bytea[], $12::text[]) \
@@ -144,6 +148,8 @@ pub(crate) async fn commit_one_statement(
         .bind(at)
         .bind(body)
         .bind(meta)
+        .bind(new_streams)
+        .bind(new_schools)
         .fetch_all(pool)
         .await
         .map_err(Error::db("committing a batch"))?;

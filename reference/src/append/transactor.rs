@@ -103,6 +103,7 @@ impl Transactor {
             scope,
             owner: Uuid::new_v4(),
             streams: HashMap::new(),
+            unregistered: HashSet::new(),
             schools: HashSet::new(),
             config,
             lanes,
@@ -142,6 +143,8 @@ struct State {
     owner: Uuid,
     /// Known streams: (owning school, current version). Valid only while the lease is held.
     streams: HashMap<Uuid, (School, i64)>,
+    /// Known streams not yet in the registry: registered by the commit of their first events.
+    unregistered: HashSet<Uuid>,
     /// Schools known to exist (whole-log scope only).
     schools: HashSet<School>,
     config: TransactorConfig,
@@ -179,7 +182,7 @@ impl State {
         .fetch_optional(self.store.pool())
         .await
         .map_err(Error::db("taking the writer's lease"))?;
-        self.streams.clear();
+        self.forget();
         match (got, self.scope) {
             (Some(_), Scope::Log) => {
                 self.schools = self.store.schools().await?.into_iter().collect();
@@ -251,8 +254,16 @@ impl State {
         if accepted.is_empty() {
             return;
         }
-        match self.commit(&mut rows).await {
+        let register: Vec<(Uuid, School)> = tentative
+            .keys()
+            .filter(|s| self.unregistered.contains(s))
+            .map(|s| (*s, self.streams[s].0))
+            .collect();
+        match self.commit(&mut rows, &register).await {
             Ok(()) => {
+                for (stream, _) in &register {
+                    self.unregistered.remove(stream);
+                }
                 for (stream, version) in tentative {
                     if let Some(entry) = self.streams.get_mut(&stream) {
                         entry.1 = version;
@@ -267,7 +278,7 @@ impl State {
             }
             Err(e) => {
                 // The outcome may be unknown (a COMMIT lost in transit): forget what we knew.
-                self.streams.clear();
+                self.forget();
                 let lost = matches!(e, Error::OwnershipLost { .. });
                 let reason = e.to_string();
                 for (r, _) in accepted {
@@ -282,49 +293,78 @@ impl State {
         }
     }
 
-    /// Registers the batch's unknown streams and reads their owners and versions, in one
-    /// round trip. Streams owned by another school are left out of `self.streams`.
+    /// Reads the owners and versions of the batch's unknown streams, read-only. A stream
+    /// nobody owns yet is taken as new (version 0); its registration rides on the commit of
+    /// its first events, so a new stream costs no commit of its own. Streams owned by another
+    /// school are left out of `self.streams`.
     async fn learn_streams(&mut self, batch: &[Request]) -> Result<()> {
         let mut seen = HashSet::new();
-        let (mut streams, mut schools) = (Vec::new(), Vec::new());
+        let mut streams = Vec::new();
+        let mut schools = HashMap::new();
         for r in batch {
             let a = &r.append;
             if !self.streams.contains_key(&a.stream) && seen.insert(a.stream) {
                 streams.push(a.stream);
-                schools.push(a.school);
+                schools.insert(a.stream, a.school);
             }
         }
         if streams.is_empty() {
             return Ok(());
         }
-        let version_filter = match self.scope {
-            Scope::School(_) => "e.school = $3 AND e.stream = i.stream",
-            Scope::Log => "e.stream = i.stream AND $3::int IS NOT NULL",
-        };
-        let sql = format!(
-            "WITH i AS (SELECT * FROM unnest($1::uuid[], $2::int[]) AS t(stream, school)), \
-             ins AS (INSERT INTO streams (stream, school) SELECT stream, school FROM i ON CONFLICT DO NOTHING RETURNING stream, school) \
-             SELECT i.stream, coalesce(ins.school, s.school), \
-                    coalesce((SELECT max(e.version) FROM events e WHERE {version_filter}), 0) \
-             FROM i LEFT JOIN ins ON ins.stream = i.stream LEFT JOIN streams s ON s.stream = i.stream"
-        );
-        let found: Vec<(Uuid, School, i64)> = sqlx::query_as(&sql)
-            .bind(&streams)
-            .bind(&schools)
-            .bind(self.scope.head())
-            .fetch_all(self.store.pool())
-            .await
-            .map_err(Error::db("reading stream versions"))?;
-        for (stream, owner, version) in found {
+        // The registry first: it is small and unpartitioned. Only streams this writer may
+        // append to and that already exist need their version read from the log.
+        let owners: Vec<(Uuid, Option<School>)> = sqlx::query_as(
+            "SELECT i.stream, s.school FROM unnest($1::uuid[]) AS i(stream) LEFT JOIN streams s ON s.stream = i.stream",
+        )
+        .bind(&streams)
+        .fetch_all(self.store.pool())
+        .await
+        .map_err(Error::db("reading stream owners"))?;
+        let mut existing = Vec::new();
+        for (stream, owner) in owners {
+            let Some(owner) = owner else {
+                self.unregistered.insert(stream);
+                self.streams.insert(stream, (schools[&stream], 0));
+                continue;
+            };
             let allowed = match self.scope {
                 Scope::School(s) => owner == s,
                 Scope::Log => true,
             };
             if allowed {
-                self.streams.insert(stream, (owner, version));
+                existing.push((stream, owner));
             }
         }
+        if existing.is_empty() {
+            return Ok(());
+        }
+        let version_filter = match self.scope {
+            Scope::School(_) => "e.school = $2 AND e.stream = i.stream",
+            Scope::Log => "e.stream = i.stream AND $2::int IS NOT NULL",
+        };
+        let sql = format!(
+            "SELECT i.stream, coalesce((SELECT max(e.version) FROM events e WHERE {version_filter}), 0) \
+             FROM unnest($1::uuid[]) AS i(stream)"
+        );
+        let ids: Vec<Uuid> = existing.iter().map(|(s, _)| *s).collect();
+        let versions: HashMap<Uuid, i64> = sqlx::query_as(&sql)
+            .bind(&ids)
+            .bind(self.scope.head())
+            .fetch_all(self.store.pool())
+            .await
+            .map_err(Error::db("reading stream versions"))?
+            .into_iter()
+            .collect();
+        for (stream, owner) in existing {
+            self.streams.insert(stream, (owner, versions.get(&stream).copied().unwrap_or(0)));
+        }
         Ok(())
+    }
+
+    /// Drops everything known about streams (after losing the lease or an unknown outcome).
+    fn forget(&mut self) {
+        self.streams.clear();
+        self.unregistered.clear();
     }
 
     /// Appends whose expected version is not the stream's: an idempotent retry when every
@@ -359,10 +399,12 @@ impl State {
         }
     }
 
-    /// Takes positions from the head (checking the lease), writes and commits.
-    async fn commit(&mut self, rows: &mut [(StoredEvent, i64)]) -> Result<()> {
+    /// Takes positions from the head (checking the lease), registers the new streams in
+    /// `register`, writes and commits.
+    async fn commit(&mut self, rows: &mut [(StoredEvent, i64)], register: &[(Uuid, School)]) -> Result<()> {
         if let Some(lanes) = &self.lanes {
-            let given = lanes.commit(self.scope.head(), self.owner, rows).await?;
+            let new: Vec<Uuid> = register.iter().map(|(s, _)| *s).collect();
+            let given = lanes.commit(self.scope.head(), self.owner, rows, new).await?;
             let Some(positions) = given else {
                 let _ = self.acquire().await;
                 return Err(Error::OwnershipLost { school: self.scope.head() });
@@ -380,6 +422,7 @@ impl State {
                 self.owner,
                 self.config.lease.as_secs_f64(),
                 rows,
+                register,
             )
             .await?;
             let Some(positions) = given else {
@@ -391,11 +434,11 @@ impl State {
             }
             return Ok(());
         }
-        self.commit_in_transaction(rows).await
+        self.commit_in_transaction(rows, register).await
     }
 
     /// BEGIN, take positions from the head (checking the lease), COPY, COMMIT.
-    async fn commit_in_transaction(&mut self, rows: &mut [(StoredEvent, i64)]) -> Result<()> {
+    async fn commit_in_transaction(&mut self, rows: &mut [(StoredEvent, i64)], register: &[(Uuid, School)]) -> Result<()> {
         let mut tx = self.store.pool().begin().await.map_err(Error::db("starting a batch"))?;
         let head: Option<i64> = sqlx::query_scalar(
             "UPDATE school_heads SET position = position + $1, lease_until = now() + make_interval(secs => $2) \
@@ -414,6 +457,15 @@ impl State {
             let _ = self.acquire().await;
             return Err(Error::OwnershipLost { school: self.scope.head() });
         };
+        if !register.is_empty() {
+            let (streams, schools): (Vec<Uuid>, Vec<School>) = register.iter().copied().unzip();
+            sqlx::query("INSERT INTO streams (stream, school) SELECT * FROM unnest($1::uuid[], $2::int[])")
+                .bind(streams)
+                .bind(schools)
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::db("registering new streams"))?;
+        }
         let first = last - rows.len() as i64 + 1;
         for (i, row) in rows.iter_mut().enumerate() {
             row.1 = first + i as i64;
