@@ -35,7 +35,7 @@ pub use plan::{plan, Plan};
 pub use progress::note;
 pub use result_file::{write_run_dir, RunResult, RESULT_VERSION};
 pub use run::{run, Outcome};
-pub use scenario::{AppendPlan, Calibrate, Population, ReplayPlan, Scenario};
+pub use scenario::{AppendPlan, Arrival, Calibrate, Population, ReplayPlan, Scenario};
 pub use threshold::{Threshold, Verdict};
 pub use usl::Usl;
 

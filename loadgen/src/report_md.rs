@@ -9,6 +9,18 @@ pub const RATIOS: &[(&str, &str, &str, Option<f64>)] = &[
     ("per-school append ÷ raw COPY in", "append.per-school.events_per_s", "calibrate.copy_in.events_per_s", Some(0.8)),
     ("per-school append ÷ rill", "append.per-school.events_per_s", "append.rill.events_per_s", Some(50.0)),
     ("batched append ÷ raw COPY in", "append.batched.events_per_s", "calibrate.copy_in.events_per_s", None),
+    (
+        "per-school append ÷ raw COPY in, arrival order",
+        "append.per-school.events_per_s",
+        "calibrate.copy_in_arrival.events_per_s",
+        None,
+    ),
+    (
+        "raw COPY in: arrival order ÷ by school",
+        "calibrate.copy_in_arrival.events_per_s",
+        "calibrate.copy_in.events_per_s",
+        None,
+    ),
     ("parallel replay ÷ raw COPY out", "replay.parallel.events_per_s", "calibrate.copy_out.events_per_s", Some(0.7)),
     ("parallel ÷ sequential replay", "replay.parallel.events_per_s", "replay.sequential.events_per_s", None),
 ];

@@ -84,7 +84,8 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
                     .iter()
                     .map(|q| (1.0 / (1.0 - q), recorded.latency_ms(*q)))
                     .collect();
-                result.series.insert(format!("latency.{strategy} @ {rate}/s"), spectrum);
+                let schedule = phase::append::describe(*rate);
+                result.series.insert(format!("latency.{strategy} @ {schedule}"), spectrum);
             }
         }
         files.extend(outcome.logs);

@@ -1,6 +1,11 @@
 //! The calibrate phase: a raw binary COPY of generated rows into a fresh store of the same
 //! schema, and a raw `COPY (SELECT …) TO STDOUT` of the loaded history with the columns a
 //! replay reads. These same-run reference rates are what headline figures are divided by.
+//!
+//! The rows are copied twice: grouped by school (how a bulk load would send them, and the
+//! headline reference, `calibrate.copy_in`), and in arrival order across schools, as appends
+//! meet them (`calibrate.copy_in_arrival`). The gap between the two is what interleaving
+//! schools costs the server's indexes, before any per-command work.
 
 use std::time::Instant;
 
@@ -26,7 +31,10 @@ pub async fn run(
     let store = fresh_store(url, "calibrate", scenario.schema(), 4).await?;
     store.add_schools(&all_schools(scenario)).await?;
     let out_rows = history.count().await? as f64;
+    let mut arrival = rows.clone();
+    arrival.sort_by_key(|(e, _)| e.recorded_at_us);
     let (mut copy_in, mut copy_out, mut mb_out) = (Vec::new(), Vec::new(), Vec::new());
+    let mut copy_in_arrival = Vec::new();
     for rep in 1..=plan.repetitions {
         store.truncate().await?;
         let progress = Progress::phase(&format!("calibrate: COPY in, repetition {rep}/{}", plan.repetitions));
@@ -35,6 +43,15 @@ pub async fn run(
         let secs = started.elapsed().as_secs_f64();
         progress.done(rows.len() as u64, secs);
         copy_in.push(rows.len() as f64 / secs);
+
+        store.truncate().await?;
+        let progress =
+            Progress::phase(&format!("calibrate: COPY in, arrival order, repetition {rep}/{}", plan.repetitions));
+        let started = Instant::now();
+        store.raw_copy_in(&arrival).await?;
+        let secs = started.elapsed().as_secs_f64();
+        progress.done(arrival.len() as u64, secs);
+        copy_in_arrival.push(arrival.len() as f64 / secs);
 
         let progress = Progress::phase(&format!("calibrate: COPY out, repetition {rep}/{}", plan.repetitions));
         let started = Instant::now();
@@ -45,6 +62,8 @@ pub async fn run(
         mb_out.push(bytes as f64 / secs / 1e6);
     }
     figures.insert("calibrate.copy_in.events_per_s".into(), Figure::from_repetitions("events/s", copy_in));
+    figures
+        .insert("calibrate.copy_in_arrival.events_per_s".into(), Figure::from_repetitions("events/s", copy_in_arrival));
     figures.insert("calibrate.copy_out.events_per_s".into(), Figure::from_repetitions("events/s", copy_out));
     figures.insert("calibrate.copy_out.mb_per_s".into(), Figure::from_repetitions("MB/s", mb_out));
     store.pool().close().await;

@@ -254,11 +254,8 @@ impl State {
         if accepted.is_empty() {
             return;
         }
-        let register: Vec<(Uuid, School)> = tentative
-            .keys()
-            .filter(|s| self.unregistered.contains(s))
-            .map(|s| (*s, self.streams[s].0))
-            .collect();
+        let register: Vec<(Uuid, School)> =
+            tentative.keys().filter(|s| self.unregistered.contains(s)).map(|s| (*s, self.streams[s].0)).collect();
         match self.commit(&mut rows, &register).await {
             Ok(()) => {
                 for (stream, _) in &register {
@@ -438,7 +435,11 @@ impl State {
     }
 
     /// BEGIN, take positions from the head (checking the lease), COPY, COMMIT.
-    async fn commit_in_transaction(&mut self, rows: &mut [(StoredEvent, i64)], register: &[(Uuid, School)]) -> Result<()> {
+    async fn commit_in_transaction(
+        &mut self,
+        rows: &mut [(StoredEvent, i64)],
+        register: &[(Uuid, School)],
+    ) -> Result<()> {
         let mut tx = self.store.pool().begin().await.map_err(Error::db("starting a batch"))?;
         let head: Option<i64> = sqlx::query_scalar(
             "UPDATE school_heads SET position = position + $1, lease_until = now() + make_interval(secs => $2) \

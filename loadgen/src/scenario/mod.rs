@@ -6,13 +6,17 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use stroom_cluster::Profile;
-use stroom_reference::append::RowWriter;
 use stroom_reference::read_model::Handlers;
-use stroom_reference::{Layout, PayloadType, Schema, Strategy};
+use stroom_reference::{Layout, PayloadType, Schema};
 use toml::Spanned;
 
 use crate::error::{Error, Result};
 use crate::threshold::Threshold;
+
+mod append;
+
+use append::{append_plan, RawAppend};
+pub use append::{AppendPlan, Arrival};
 
 /// A validated scenario: what the phases consume. Nothing re-reads the file after this.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -84,32 +88,6 @@ pub struct Calibrate {
     pub rows: u64,
 }
 
-/// The append phase: closed-loop sweeps and open-loop runs per strategy.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct AppendPlan {
-    /// Strategies, in order.
-    #[serde(serialize_with = "ser_strategies")]
-    pub strategies: Vec<Strategy>,
-    /// Closed loop: concurrent writers to sweep over.
-    pub writers: Vec<usize>,
-    /// Closed loop: measured seconds per step.
-    pub duration_s: f64,
-    /// Seconds of warm-up excluded from every measurement.
-    pub warmup_s: f64,
-    /// Open loop, if any: arrival rates in events/s.
-    pub open_rates: Vec<f64>,
-    /// Open loop: measured seconds per rate.
-    pub open_duration_s: f64,
-    /// Open loop: virtual users (each owns a share of the streams).
-    pub open_users: usize,
-    /// Strategies the open loop runs (default: all but rill).
-    #[serde(serialize_with = "ser_strategies")]
-    pub open_strategies: Vec<Strategy>,
-    /// How transactors write a batch: `unnest` (one statement) or `copy` (a transaction).
-    #[serde(serialize_with = "ser_writer")]
-    pub row_writer: RowWriter,
-}
-
 /// The replay phase.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ReplayPlan {
@@ -126,7 +104,6 @@ pub struct ReplayPlan {
     pub extra_ns_per_event: u64,
 }
 
-const MIN_APPEND_SECONDS: f64 = 1.0;
 /// Above this many schools the partitioned layout hashes schools into buckets by default.
 pub const HASH_ABOVE_SCHOOLS: u32 = 500;
 
@@ -199,26 +176,6 @@ struct RawCalibrate {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawAppend {
-    strategies: Spanned<Vec<String>>,
-    writers: Option<Spanned<Vec<usize>>>,
-    duration_s: Option<Spanned<f64>>,
-    warmup_s: Option<Spanned<f64>>,
-    row_writer: Option<Spanned<String>>,
-    open: Option<RawOpen>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawOpen {
-    rates: Spanned<Vec<f64>>,
-    duration_s: Option<Spanned<f64>>,
-    users: Option<Spanned<usize>>,
-    strategies: Option<Spanned<Vec<String>>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawReplay {
     modes: Option<Spanned<Vec<String>>>,
     threads: Option<Spanned<Vec<usize>>>,
@@ -238,13 +195,13 @@ fn default_seed() -> u64 {
 }
 
 /// Builds errors that point into the file.
-struct Problems<'a> {
+pub(crate) struct Problems<'a> {
     path: &'a Path,
     text: &'a str,
 }
 
 impl Problems<'_> {
-    fn at(&self, span: Option<Range<usize>>, field: &str, reason: impl Into<String>) -> Error {
+    pub(crate) fn at(&self, span: Option<Range<usize>>, field: &str, reason: impl Into<String>) -> Error {
         Error::Scenario {
             file: self.path.to_path_buf(),
             line: span.map(|s| line_of(self.text, s.start)).unwrap_or(0),
@@ -254,11 +211,11 @@ impl Problems<'_> {
     }
 }
 
-fn value<T: Clone>(v: &Option<Spanned<T>>, default: T) -> T {
+pub(crate) fn value<T: Clone>(v: &Option<Spanned<T>>, default: T) -> T {
     v.as_ref().map(|s| s.get_ref().clone()).unwrap_or(default)
 }
 
-fn span<T>(v: &Option<Spanned<T>>) -> Option<Range<usize>> {
+pub(crate) fn span<T>(v: &Option<Spanned<T>>) -> Option<Range<usize>> {
     v.as_ref().map(Spanned::span)
 }
 
@@ -411,92 +368,6 @@ impl Scenario {
     }
 }
 
-fn parse_strategies(p: &Problems<'_>, v: &Spanned<Vec<String>>, field: &str) -> Result<Vec<Strategy>> {
-    if v.get_ref().is_empty() {
-        return Err(p.at(Some(v.span()), field, "name at least one strategy"));
-    }
-    v.get_ref()
-        .iter()
-        .map(|s| {
-            Strategy::parse(s).ok_or_else(|| {
-                p.at(
-                    Some(v.span()),
-                    field,
-                    format!("unknown strategy '{s}' (expected rill, single, batched or per-school)"),
-                )
-            })
-        })
-        .collect()
-}
-
-fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan> {
-    let strategies = parse_strategies(p, &a.strategies, "append.strategies")?;
-    let writers = value(&a.writers, vec![1, 4, 16]);
-    if writers.is_empty() || writers.contains(&0) {
-        return Err(p.at(span(&a.writers), "append.writers", "give one or more writer counts, each at least 1"));
-    }
-    let duration_s = value(&a.duration_s, 5.0);
-    if below(duration_s, MIN_APPEND_SECONDS) {
-        return Err(p.at(
-            span(&a.duration_s),
-            "append.duration_s",
-            format!("{duration_s} s is too short to mean anything (at least {MIN_APPEND_SECONDS} s)"),
-        ));
-    }
-    let warmup_s = value(&a.warmup_s, 1.0);
-    if below(warmup_s, 0.0) {
-        return Err(p.at(span(&a.warmup_s), "append.warmup_s", "must not be negative"));
-    }
-    let (mut open_rates, mut open_duration_s, mut open_users) = (Vec::new(), 0.0, 0);
-    let mut open_strategies: Vec<Strategy> = strategies.iter().copied().filter(|s| *s != Strategy::Rill).collect();
-    if let Some(o) = &a.open {
-        open_rates = o.rates.get_ref().clone();
-        if open_rates.is_empty() || open_rates.iter().any(|r| below(*r, f64::MIN_POSITIVE)) {
-            return Err(p.at(Some(o.rates.span()), "append.open.rates", "give one or more positive rates in events/s"));
-        }
-        open_duration_s = value(&o.duration_s, 5.0);
-        if below(open_duration_s, MIN_APPEND_SECONDS) {
-            return Err(p.at(
-                span(&o.duration_s),
-                "append.open.duration_s",
-                format!("{open_duration_s} s is too short (at least {MIN_APPEND_SECONDS} s)"),
-            ));
-        }
-        open_users = value(&o.users, 256);
-        if open_users == 0 {
-            return Err(p.at(span(&o.users), "append.open.users", "must be at least 1"));
-        }
-        if let Some(s) = &o.strategies {
-            open_strategies = parse_strategies(p, s, "append.open.strategies")?;
-        }
-    }
-    let row_writer = match &a.row_writer {
-        None => RowWriter::default(),
-        Some(w) => match w.get_ref().as_str() {
-            "copy" => RowWriter::Copy,
-            "unnest" => RowWriter::Unnest,
-            other => {
-                return Err(p.at(
-                    Some(w.span()),
-                    "append.row_writer",
-                    format!("unknown row writer '{other}' (expected unnest or copy)"),
-                ))
-            }
-        },
-    };
-    Ok(AppendPlan {
-        strategies,
-        writers,
-        duration_s,
-        warmup_s,
-        open_rates,
-        open_duration_s,
-        open_users,
-        open_strategies,
-        row_writer,
-    })
-}
-
 fn replay_plan(p: &Problems<'_>, r: &RawReplay) -> Result<ReplayPlan> {
     let modes = value(&r.modes, vec!["sequential".into(), "parallel".into(), "memory".into()]);
     for m in &modes {
@@ -530,7 +401,7 @@ fn replay_plan(p: &Problems<'_>, r: &RawReplay) -> Result<ReplayPlan> {
 }
 
 /// `v < min`, with NaN counting as below.
-fn below(v: f64, min: f64) -> bool {
+pub(crate) fn below(v: f64, min: f64) -> bool {
     v.is_nan() || v < min
 }
 
@@ -548,14 +419,6 @@ fn ser_profile<S: serde::Serializer>(p: &Profile, s: S) -> Result<S::Ok, S::Erro
 
 fn ser_handlers<S: serde::Serializer>(h: &Handlers, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(h.name())
-}
-
-fn ser_writer<S: serde::Serializer>(w: &RowWriter, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(w.name())
-}
-
-fn ser_strategies<S: serde::Serializer>(v: &[Strategy], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(v.iter().map(|x| x.name()))
 }
 
 #[cfg(test)]

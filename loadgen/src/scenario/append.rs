@@ -1,0 +1,286 @@
+//! The `[append]` section: closed-loop sweeps and open-loop arrivals per strategy.
+
+use serde::Deserialize;
+use stroom_reference::append::RowWriter;
+use stroom_reference::Strategy;
+use toml::Spanned;
+
+use super::{below, span, value, Problems};
+use crate::error::Result;
+
+const MIN_APPEND_SECONDS: f64 = 1.0;
+
+/// The append phase: closed-loop sweeps and open-loop runs per strategy.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AppendPlan {
+    /// Strategies, in order.
+    #[serde(serialize_with = "ser_strategies")]
+    pub strategies: Vec<Strategy>,
+    /// Closed loop: concurrent writers to sweep over.
+    pub writers: Vec<usize>,
+    /// Closed loop: measured seconds per step.
+    pub duration_s: f64,
+    /// Seconds of warm-up excluded from every measurement.
+    pub warmup_s: f64,
+    /// Closed loop: how many times each writer count is measured.
+    pub repetitions: u32,
+    /// Open loop, if any: arrival schedules.
+    pub open_rates: Vec<Arrival>,
+    /// Open loop: measured seconds per schedule.
+    pub open_duration_s: f64,
+    /// Open loop: virtual users (each owns a share of the streams).
+    pub open_users: usize,
+    /// Strategies the open loop runs (default: all but rill).
+    #[serde(serialize_with = "ser_strategies")]
+    pub open_strategies: Vec<Strategy>,
+    /// How transactors write a batch: `unnest` (one statement) or `copy` (a transaction).
+    #[serde(serialize_with = "ser_writer")]
+    pub row_writer: RowWriter,
+}
+
+/// An open-loop arrival schedule, in events/s.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Arrival {
+    /// The same rate throughout (`500` in a file).
+    Constant(f64),
+    /// `from` during the warm-up, then rising linearly to `to` at the end of the measured
+    /// window (`"500..5000"` in a file).
+    Ramp {
+        /// Events/s at the start.
+        from: f64,
+        /// Events/s at the end.
+        to: f64,
+    },
+}
+
+impl Arrival {
+    /// The name figures use: `r500` or `r500-5000`.
+    pub fn label(self) -> String {
+        match self {
+            Self::Constant(r) => format!("r{r}"),
+            Self::Ramp { from, to } => format!("r{from}-{to}"),
+        }
+    }
+
+    /// The highest rate it reaches.
+    pub fn peak(self) -> f64 {
+        match self {
+            Self::Constant(r) => r,
+            Self::Ramp { from, to } => from.max(to),
+        }
+    }
+
+    /// The rate `t` seconds into the measured window (after the warm-up) of `duration_s`.
+    pub fn rate_at(self, t: f64, duration_s: f64) -> f64 {
+        match self {
+            Self::Constant(r) => r,
+            Self::Ramp { from, to } => from + (to - from) * (t / duration_s).clamp(0.0, 1.0),
+        }
+    }
+
+    /// When the `i`-th arrival (from 0) is due, in seconds from the start of the warm-up.
+    pub fn offset(self, i: u64, warmup_s: f64, duration_s: f64) -> f64 {
+        let i = i as f64;
+        match self {
+            Self::Constant(r) => i / r,
+            Self::Ramp { from, to } => {
+                let in_warmup = from * warmup_s;
+                if i < in_warmup {
+                    return i / from;
+                }
+                // Arrivals by t into the ramp: n(t) = from·t + slope·t²/2; solve n(t) = k.
+                let k = i - in_warmup;
+                let slope = (to - from) / duration_s;
+                let t = if slope.abs() < 1e-12 {
+                    k / from
+                } else {
+                    (-from + (from * from + 2.0 * slope * k).max(0.0).sqrt()) / slope
+                };
+                warmup_s + t
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAppend {
+    strategies: Spanned<Vec<String>>,
+    writers: Option<Spanned<Vec<usize>>>,
+    duration_s: Option<Spanned<f64>>,
+    warmup_s: Option<Spanned<f64>>,
+    repetitions: Option<Spanned<u32>>,
+    row_writer: Option<Spanned<String>>,
+    open: Option<RawOpen>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOpen {
+    rates: Spanned<Vec<RawRate>>,
+    duration_s: Option<Spanned<f64>>,
+    users: Option<Spanned<usize>>,
+    strategies: Option<Spanned<Vec<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawRate {
+    Number(f64),
+    Text(String),
+}
+
+fn parse_rate(r: &RawRate) -> std::result::Result<Arrival, String> {
+    let positive =
+        |v: f64| if below(v, f64::MIN_POSITIVE) { Err(format!("{v} is not a positive rate")) } else { Ok(v) };
+    match r {
+        RawRate::Number(v) => positive(*v).map(Arrival::Constant),
+        RawRate::Text(t) => {
+            let (a, b) =
+                t.split_once("..").ok_or_else(|| format!("'{t}' is neither a rate nor a ramp like \"500..5000\""))?;
+            let num = |s: &str| s.trim().parse::<f64>().map_err(|_| format!("'{t}': '{}' is not a number", s.trim()));
+            Ok(Arrival::Ramp { from: positive(num(a)?)?, to: positive(num(b)?)? })
+        }
+    }
+}
+
+pub(super) fn parse_strategies(p: &Problems<'_>, v: &Spanned<Vec<String>>, field: &str) -> Result<Vec<Strategy>> {
+    if v.get_ref().is_empty() {
+        return Err(p.at(Some(v.span()), field, "name at least one strategy"));
+    }
+    v.get_ref()
+        .iter()
+        .map(|s| {
+            Strategy::parse(s).ok_or_else(|| {
+                p.at(
+                    Some(v.span()),
+                    field,
+                    format!("unknown strategy '{s}' (expected rill, single, batched or per-school)"),
+                )
+            })
+        })
+        .collect()
+}
+
+pub(super) fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan> {
+    let strategies = parse_strategies(p, &a.strategies, "append.strategies")?;
+    let writers = value(&a.writers, vec![1, 4, 16]);
+    if writers.is_empty() || writers.contains(&0) {
+        return Err(p.at(span(&a.writers), "append.writers", "give one or more writer counts, each at least 1"));
+    }
+    let duration_s = value(&a.duration_s, 5.0);
+    if below(duration_s, MIN_APPEND_SECONDS) {
+        return Err(p.at(
+            span(&a.duration_s),
+            "append.duration_s",
+            format!("{duration_s} s is too short to mean anything (at least {MIN_APPEND_SECONDS} s)"),
+        ));
+    }
+    let warmup_s = value(&a.warmup_s, 1.0);
+    if below(warmup_s, 0.0) {
+        return Err(p.at(span(&a.warmup_s), "append.warmup_s", "must not be negative"));
+    }
+    let repetitions = value(&a.repetitions, 3);
+    if repetitions == 0 {
+        return Err(p.at(span(&a.repetitions), "append.repetitions", "must be at least 1"));
+    }
+    let (mut open_rates, mut open_duration_s, mut open_users) = (Vec::new(), 0.0, 0);
+    let mut open_strategies: Vec<Strategy> = strategies.iter().copied().filter(|s| *s != Strategy::Rill).collect();
+    if let Some(o) = &a.open {
+        if o.rates.get_ref().is_empty() {
+            return Err(p.at(Some(o.rates.span()), "append.open.rates", "give one or more rates in events/s"));
+        }
+        open_rates = o
+            .rates
+            .get_ref()
+            .iter()
+            .map(|r| parse_rate(r).map_err(|e| p.at(Some(o.rates.span()), "append.open.rates", e)))
+            .collect::<Result<_>>()?;
+        open_duration_s = value(&o.duration_s, 5.0);
+        if below(open_duration_s, MIN_APPEND_SECONDS) {
+            return Err(p.at(
+                span(&o.duration_s),
+                "append.open.duration_s",
+                format!("{open_duration_s} s is too short (at least {MIN_APPEND_SECONDS} s)"),
+            ));
+        }
+        open_users = value(&o.users, 256);
+        if open_users == 0 {
+            return Err(p.at(span(&o.users), "append.open.users", "must be at least 1"));
+        }
+        if let Some(s) = &o.strategies {
+            open_strategies = parse_strategies(p, s, "append.open.strategies")?;
+        }
+    }
+    let row_writer = match &a.row_writer {
+        None => RowWriter::default(),
+        Some(w) => match w.get_ref().as_str() {
+            "copy" => RowWriter::Copy,
+            "unnest" => RowWriter::Unnest,
+            other => {
+                return Err(p.at(
+                    Some(w.span()),
+                    "append.row_writer",
+                    format!("unknown row writer '{other}' (expected unnest or copy)"),
+                ))
+            }
+        },
+    };
+    Ok(AppendPlan {
+        strategies,
+        writers,
+        duration_s,
+        warmup_s,
+        repetitions,
+        open_rates,
+        open_duration_s,
+        open_users,
+        open_strategies,
+        row_writer,
+    })
+}
+
+fn ser_writer<S: serde::Serializer>(w: &RowWriter, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(w.name())
+}
+
+fn ser_strategies<S: serde::Serializer>(v: &[Strategy], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|x| x.name()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_constant_rate_spaces_arrivals_evenly() {
+        let a = Arrival::Constant(100.0);
+        assert!((a.offset(250, 1.0, 5.0) - 2.5).abs() < 1e-9);
+        assert_eq!(a.label(), "r100");
+    }
+
+    #[test]
+    fn a_ramp_holds_its_start_rate_in_the_warmup_then_rises_to_its_end_rate() {
+        let a = Arrival::Ramp { from: 100.0, to: 300.0 };
+        // 1 s warm-up at 100/s: arrival 50 is due at 0.5 s.
+        assert!((a.offset(50, 1.0, 10.0) - 0.5).abs() < 1e-9);
+        // The ramp's 10 s carry (100 + 300) / 2 · 10 = 2000 arrivals after the warm-up's 100.
+        assert!((a.offset(2100, 1.0, 10.0) - 11.0).abs() < 1e-6);
+        // Arrivals get closer together as the rate rises.
+        let gap = |i| a.offset(i + 1, 1.0, 10.0) - a.offset(i, 1.0, 10.0);
+        assert!(gap(2090) < gap(200));
+        assert!((1.0 / gap(2090) - 300.0).abs() < 2.0);
+        assert_eq!(a.label(), "r100-300");
+        assert_eq!(a.rate_at(5.0, 10.0), 200.0);
+    }
+
+    #[test]
+    fn rates_parse_as_numbers_or_ramps() {
+        assert_eq!(parse_rate(&RawRate::Number(5.0)), Ok(Arrival::Constant(5.0)));
+        assert_eq!(parse_rate(&RawRate::Text("5 .. 50".into())), Ok(Arrival::Ramp { from: 5.0, to: 50.0 }));
+        assert!(parse_rate(&RawRate::Text("fast".into())).unwrap_err().contains("neither a rate nor a ramp"));
+        assert!(parse_rate(&RawRate::Text("0..5".into())).unwrap_err().contains("not a positive rate"));
+        assert!(parse_rate(&RawRate::Number(-1.0)).is_err());
+    }
+}
