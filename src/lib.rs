@@ -92,8 +92,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Run { scenario, results } => {
             let scenario = stroom_loadgen::Scenario::load(scenario)?;
+            // Results that could not be written would cost the whole run: check first.
+            stroom_loadgen::check_writable(results, &scenario.name)?;
             let db = database::open(&cli, Some(scenario.profile), scenario.database_url.as_deref()).await?;
-            let outcome = stroom_loadgen::run(&scenario, &db, results).await?;
+            let outcome = match stroom_loadgen::run(&scenario, &db, results).await {
+                Ok(outcome) => outcome,
+                // A full disk or a crashed server first, by name, then what stroom was doing.
+                Err(e) => match db.cluster().and_then(|c| c.diagnose()) {
+                    Some(diagnosis) => return Err(anyhow::Error::new(e).context(diagnosis)),
+                    None => return Err(e.into()),
+                },
+            };
             Ok(if outcome.passed { ExitCode::SUCCESS } else { ExitCode::from(3) })
         }
     }

@@ -129,6 +129,20 @@ impl Cluster {
         format!("postgres://{SUPERUSER}@127.0.0.1:{}/{name}", self.port)
     }
 
+    /// What the server's log says went wrong, when it is a disaster a user must hear about
+    /// by name: a full disk, or a server that crashed. `None` when the log shows neither.
+    pub fn diagnose(&self) -> Option<String> {
+        let log = read_tail(&self.dir.join("postgres.log"), 16 * 1024);
+        if log.contains("No space left on device") {
+            let free = nix::sys::statvfs::statvfs(&self.dir)
+                .map(|s| format!("{} MB free", s.blocks_available() as u64 * s.fragment_size() as u64 / (1 << 20)))
+                .unwrap_or_else(|_| "free space unknown".into());
+            return Some(format!("the database server's disk is full ({}: {free})", self.dir.display()));
+        }
+        let fatal = log.lines().rev().find(|l| l.contains("PANIC:") || l.contains("terminated by signal"))?;
+        Some(format!("the database server failed ({})", fatal.trim()))
+    }
+
     /// The cluster's directory: `data/`, `sockets/` and `postgres.log`.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -290,6 +304,17 @@ fn free_port() -> Result<u16> {
 
 fn log_says_port_taken(dir: &Path) -> bool {
     log_tail(&dir.join("postgres.log")).contains("could not bind")
+}
+
+fn read_tail(path: &Path, bytes: u64) -> String {
+    let Ok(mut f) = File::open(path) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(bytes)));
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
 }
 
 fn log_tail(path: &Path) -> String {

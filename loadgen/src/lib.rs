@@ -33,7 +33,7 @@ pub use load::{backfill, Loaded};
 pub use namespace::fresh_store;
 pub use plan::{plan, Plan};
 pub use progress::note;
-pub use result_file::{write_run_dir, RunResult, RESULT_VERSION};
+pub use result_file::{check_writable, write_run_dir, RunResult, RESULT_VERSION};
 pub use run::{run, Outcome};
 pub use scenario::{AppendPlan, Arrival, Calibrate, Population, ReplayPlan, Scenario};
 pub use threshold::{Threshold, Verdict};

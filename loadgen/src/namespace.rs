@@ -15,10 +15,15 @@ pub async fn fresh_store(url: &str, name: &str, schema: Schema, connections: u32
     let base = PgConnectOptions::from_str(url).map_err(Error::Connect)?;
     let mut conn = base.connect().await.map_err(Error::Connect)?;
     for sql in [format!("DROP SCHEMA IF EXISTS {namespace} CASCADE"), format!("CREATE SCHEMA {namespace}")] {
-        sqlx::query(&sql)
-            .execute(&mut conn)
-            .await
-            .map_err(|source| Error::Database { action: "preparing a namespace", source })?;
+        sqlx::query(&sql).execute(&mut conn).await.map_err(|source| {
+            let denied = source.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "42501");
+            let action = if denied {
+                "preparing a namespace (stroom's role must be allowed to create schemas: GRANT CREATE ON DATABASE …)"
+            } else {
+                "preparing a namespace"
+            };
+            Error::Database { action, source }
+        })?;
     }
     conn.close().await.ok();
     // Custom plans prune partitions when planning, so a statement about one school locks

@@ -82,6 +82,21 @@ impl RunResult {
     }
 }
 
+/// Fails now, not after an hour of measuring, when results could not be written under
+/// `<root>/<scenario>/` (no permission, a read-only or full disk).
+pub fn check_writable(root: &Path, scenario: &str) -> Result<()> {
+    let parent = root.join(scenario);
+    let probe = parent.join(format!(".probe-{}", std::process::id()));
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::WriteResults { path, source }
+    };
+    std::fs::create_dir_all(&parent).map_err(io(&parent))?;
+    let written = std::fs::write(&probe, vec![0u8; 64 * 1024]).map_err(io(&probe));
+    let _ = std::fs::remove_file(&probe);
+    written
+}
+
 /// Writes `files` (name, contents) into `<root>/<scenario>/<stamp>/`: first into a hidden
 /// `.partial` directory, then renamed into place, so a directory that exists is complete.
 pub fn write_run_dir(root: &Path, scenario: &str, stamp: &str, files: &[(String, Vec<u8>)]) -> Result<PathBuf> {
@@ -92,16 +107,22 @@ pub fn write_run_dir(root: &Path, scenario: &str, stamp: &str, files: &[(String,
         let path = path.to_path_buf();
         move |source| Error::WriteResults { path, source }
     };
-    std::fs::create_dir_all(&partial).map_err(io(&partial))?;
-    for (name, contents) in files {
-        let path = partial.join(name);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let written = (|| {
+        std::fs::create_dir_all(&partial).map_err(io(&partial))?;
+        for (name, contents) in files {
+            let path = partial.join(name);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(io(dir))?;
+            }
+            std::fs::write(&path, contents).map_err(io(&path))?;
         }
-        std::fs::write(&path, contents).map_err(io(&path))?;
+        std::fs::rename(&partial, &done).map_err(io(&done))
+    })();
+    if written.is_err() {
+        // Half a result is no result: leave nothing behind (a full disk, say).
+        let _ = std::fs::remove_dir_all(&partial);
     }
-    std::fs::rename(&partial, &done).map_err(io(&done))?;
-    Ok(done)
+    written.map(|()| done)
 }
 
 #[cfg(test)]

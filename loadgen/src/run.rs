@@ -34,6 +34,7 @@ pub struct Outcome {
 /// `report.html` and interval logs under `results_root/<name>/<timestamp>/`.
 pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Result<Outcome> {
     let started = chrono::Utc::now();
+    crate::result_file::check_writable(results_root, &scenario.name)?;
     note(format_args!("scenario '{}' on {}", scenario.name, db.describe()));
     // One plain connection first: a refused or misconfigured server fails at once.
     let mut conn = sqlx::PgConnection::connect(db.url()).await.map_err(Error::Connect)?;
@@ -107,8 +108,9 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
     files.push(("report.md".into(), md.clone().into_bytes()));
     files.push(("report.html".into(), report_html::render(&result).into_bytes()));
     let stamp = started.format("%Y%m%dT%H%M%SZ").to_string();
-    let dir = write_run_dir(results_root, &scenario.name, &stamp, &files)?;
+    // The report reaches the screen even if the disk then refuses the files.
     let _ = writeln!(std::io::stdout().lock(), "{md}");
+    let dir = write_run_dir(results_root, &scenario.name, &stamp, &files)?;
     note(format_args!("wrote {}", dir.display()));
     for v in result.thresholds.iter().filter(|v| !v.passed) {
         note(format_args!("threshold failed: {} ({})", v.threshold, v.detail));

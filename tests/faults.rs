@@ -1,0 +1,144 @@
+//! Faults a user meets on real machines: a role without permissions, a full disk for the
+//! database or for the results. Each is one clear line, a non-zero exit, and no result that
+//! looks complete.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sqlx::Connection;
+use stroom_cluster::testing::TestDatabase;
+
+fn stroom(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stroom"));
+    cmd.args(args).env_remove("DATABASE_URL");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn the_error_line(out: &Output) -> String {
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr.clone()).unwrap();
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("stroom: error")).collect();
+    assert_eq!(errors.len(), 1, "expected one error line, got: {stderr}");
+    assert_eq!(stderr.lines().last(), Some(errors[0]), "the error comes last: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    errors[0].to_string()
+}
+
+fn scenario(dir: &Path, events: u64) -> PathBuf {
+    let path = dir.join("s.toml");
+    let text = format!(
+        "name = \"s\"\n[population]\nschools = 2\nstudents = 200\nevents_per_school_day = 200000\n[load]\nevents = {events}\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Nothing under `root` but empty directories: no result, complete or half-written.
+fn no_files_under(root: &Path) -> bool {
+    walk(root).iter().all(|p| p.is_dir())
+}
+
+fn walk(p: &Path) -> Vec<PathBuf> {
+    let mut out = vec![p.to_path_buf()];
+    if let Ok(entries) = std::fs::read_dir(p) {
+        for e in entries.flatten() {
+            out.extend(walk(&e.path()));
+        }
+    }
+    out
+}
+
+/// A tmpfs of `mb` megabytes, unmounted on drop; `None` where mounting is not allowed.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn mount(mb: u32) -> Option<Self> {
+        let dir = tempfile::tempdir().ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mb}M,mode=1777"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(Self(dir))
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(self.0.path()).status();
+    }
+}
+
+fn mount_or_explain(mb: u32) -> Option<Tmpfs> {
+    let m = Tmpfs::mount(mb);
+    if m.is_none() {
+        // Only root may mount; CI runs as root, so there this test always runs.
+        assert!(!nix::unistd::Uid::effective().is_root(), "root could not mount a tmpfs");
+        eprintln!("SKIPPED: mounting a tmpfs needs root");
+    }
+    m
+}
+
+#[tokio::test]
+async fn a_role_that_may_not_create_schemas_is_one_line_with_the_fix() {
+    let db = TestDatabase::create().await;
+    let mut conn = sqlx::PgConnection::connect_with(&db.options).await.unwrap();
+    let role = format!("stroom_reader_{}", std::process::id());
+    sqlx::query(&format!("CREATE ROLE {role} LOGIN")).execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    let url = db.options.clone().username(&role).password("");
+    let url = sqlx::ConnectOptions::to_url_lossy(&url).to_string();
+
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let path = scenario(dir.path(), 10);
+    let out =
+        stroom(&["run", path.to_str().unwrap(), "--database-url", &url, "--results", results.to_str().unwrap()], &[]);
+    let line = the_error_line(&out);
+    assert!(line.contains("permission denied"), "{line}");
+    assert!(line.contains("GRANT CREATE ON DATABASE"), "{line}");
+    assert!(no_files_under(&results), "a failed run left files in {}", results.display());
+}
+
+#[test]
+fn a_full_database_disk_is_named_as_such() {
+    let Some(disk) = mount_or_explain(120) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    // Three million events need far more than the 120 MB the server's disk has.
+    let path = scenario(dir.path(), 3_000_000);
+    let out = stroom(
+        &["run", path.to_str().unwrap(), "--results", results.to_str().unwrap()],
+        &[("TMPDIR", disk.path().to_str().unwrap())],
+    );
+    let line = the_error_line(&out);
+    assert!(line.starts_with("stroom: error: the database server's disk is full ("), "{line}");
+    assert!(no_files_under(&results), "a failed run left files in {}", results.display());
+    // The throwaway cluster went with the run.
+    assert_eq!(std::fs::read_dir(disk.path()).unwrap().count(), 0, "the cluster's directory stayed behind");
+}
+
+#[test]
+fn a_full_results_disk_fails_before_measuring_and_leaves_nothing() {
+    let Some(disk) = mount_or_explain(1) else { return };
+    let _ = std::fs::write(disk.path().join("fill"), vec![0u8; 2 << 20]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = scenario(dir.path(), 10);
+    let results = disk.path().join("results");
+    // No server binaries: the check must come before a database is started.
+    let out = stroom(
+        &["run", path.to_str().unwrap(), "--results", results.to_str().unwrap()],
+        &[("STROOM_PG_BINDIR", dir.path().to_str().unwrap())],
+    );
+    let line = the_error_line(&out);
+    assert!(line.starts_with("stroom: error: writing results to "), "{line}");
+    assert!(line.contains("No space left on device"), "{line}");
+    assert!(no_files_under(&results));
+}
