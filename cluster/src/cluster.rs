@@ -134,6 +134,8 @@ impl Cluster {
     pub fn diagnose(&self) -> Option<String> {
         let log = read_tail(&self.dir.join("postgres.log"), 16 * 1024);
         if log.contains("No space left on device") {
+            // The field types differ between platforms, hence the casts.
+            #[allow(clippy::unnecessary_cast)]
             let free = nix::sys::statvfs::statvfs(&self.dir)
                 .map(|s| format!("{} MB free", s.blocks_available() as u64 * s.fragment_size() as u64 / (1 << 20)))
                 .unwrap_or_else(|_| "free space unknown".into());
