@@ -125,3 +125,39 @@ fn growth_reproduces_the_published_history_at_a_hundredth_of_the_scale() {
     }
     assert!(checkpoints.next().is_none());
 }
+
+#[test]
+fn new_students_arrive_over_the_year_and_the_volume_stays_calibrated() {
+    // 2 schools of 50, everyone active: by day 60 each founding student has been created.
+    let config = GeneratorConfig {
+        schools: 2,
+        students: 100,
+        events_per_school_day: 20_000.0,
+        enrolment_per_year: 0.5,
+        ..small(1)
+    };
+    let mut g = Generator::new(config);
+    let mut created = std::collections::HashSet::new();
+    let (mut early, mut late) = (Summary::default(), Summary::default());
+    for day in 0..120 {
+        let d = g.next_day();
+        for (_, events) in &d.schools {
+            for e in events {
+                if let DomainEvent::StudentCreated(c) = &e.event {
+                    assert!(created.insert(c.student), "a student was created twice");
+                }
+            }
+        }
+        match day {
+            1..=14 => early.add(&d),
+            106..=119 => late.add(&d),
+            _ => {}
+        }
+    }
+    // About a quarter of a year at 50% a year: some 12 newcomers on top of the 100.
+    assert!(created.len() > 104, "{} students created in 120 days", created.len());
+    assert!(created.len() < 130, "{} students created in 120 days", created.len());
+    // Newcomers share the calibrated volume rather than adding to it.
+    let (a, b) = (early.events_per_school_day(), late.events_per_school_day());
+    assert!((a - b).abs() / a < 0.15, "{a:.0} then {b:.0} events per school day");
+}

@@ -30,6 +30,9 @@ use calendar::SlotSampler;
 use population::{school_sizes, Roster};
 use session::{session, Writer};
 
+/// School days in a simulated year (the calendar's 364 days hold about 195).
+const SCHOOL_DAYS_PER_YEAR: f64 = 195.0;
+
 /// The day the user agreement was revised; acceptances before it carry no revision.
 pub const AGREEMENT_REVISION_DAY: u32 = 365;
 
@@ -48,6 +51,9 @@ pub struct GeneratorConfig {
     pub chapters: usize,
     /// Follow the published growth curve, scaled by this factor, instead of a steady volume.
     pub growth: Option<f64>,
+    /// New students a year, as a share of each school's founding size, arriving on school
+    /// days. The day's volume stays as calibrated; newcomers take their share of it.
+    pub enrolment_per_year: f64,
     /// Worker threads.
     pub threads: usize,
 }
@@ -61,6 +67,7 @@ impl Default for GeneratorConfig {
             events_per_school_day: 1.2e6,
             chapters: 8,
             growth: None,
+            enrolment_per_year: 0.15,
             threads: 1,
         }
     }
@@ -136,6 +143,8 @@ struct SchoolState {
     school: School,
     rng: SmallRng,
     roster: Roster,
+    /// Students at the start; the school's share of the volume follows it.
+    founded: usize,
     next_event: u64,
     id_base: u64,
 }
@@ -171,6 +180,7 @@ impl Generator {
                 SchoolState {
                     school,
                     rng,
+                    founded: roster.students.len(),
                     roster,
                     next_event: 0,
                     id_base: splitmix(config.seed) ^ (u64::from(school.unsigned_abs()) << 40),
@@ -240,6 +250,11 @@ impl Generator {
             sampler: SlotSampler::new(kind),
             revision: if day >= AGREEMENT_REVISION_DAY { 2 } else { 1 },
             curriculum: &self.curriculum,
+            enrolment: if kind == DayKind::SchoolDay && day > 0 {
+                self.config.enrolment_per_year / SCHOOL_DAYS_PER_YEAR
+            } else {
+                0.0
+            },
         };
         let threads = self.config.threads.max(1);
         let chunk = self.schools.len().div_ceil(threads).max(1);
@@ -262,11 +277,18 @@ struct DayPlan<'a> {
     sampler: SlotSampler,
     revision: u32,
     curriculum: &'a Curriculum,
+    /// Newcomers today per founding student.
+    enrolment: f64,
 }
 
 impl DayPlan<'_> {
     fn run(&self, s: &mut SchoolState) -> Vec<GeneratedEvent> {
-        let lambda = self.rate * s.roster.students.len() as f64;
+        let arriving = self.enrolment * s.founded as f64;
+        if arriving > 0.0 {
+            let n = Poisson::new(arriving).map(|p| p.sample(&mut s.rng) as u32).unwrap_or(0);
+            s.roster.enrol(&mut s.rng, s.school, n, self.curriculum.courses.len());
+        }
+        let lambda = self.rate * s.founded as f64;
         let n = if lambda > 0.0 { Poisson::new(lambda).map(|p| p.sample(&mut s.rng) as usize).unwrap_or(0) } else { 0 };
         let mut sittings: Vec<(usize, i64)> = (0..n)
             .map(|_| {

@@ -69,6 +69,8 @@ pub struct Roster {
     pub students: Vec<Student>,
     /// Cumulative activity weights (some students practise far more than others).
     pub activity: Vec<f32>,
+    /// Classes, fixed at the school's founding size; newcomers join them in turn.
+    classes: u32,
 }
 
 impl Student {
@@ -86,35 +88,43 @@ impl Student {
 impl Roster {
     /// `size` students of `school`, following one of `courses` courses per class.
     pub fn new(rng: &mut SmallRng, school: i32, size: u32, courses: usize) -> Self {
+        let mut roster =
+            Self { students: Vec::with_capacity(size as usize), activity: Vec::new(), classes: (size / 28).max(1) };
+        roster.enrol(rng, school, size, courses);
+        roster
+    }
+
+    /// Adds `n` new students to the school's classes; they record `Student/Created` when
+    /// they first practise.
+    pub fn enrol(&mut self, rng: &mut SmallRng, school: i32, n: u32, courses: usize) {
         let ability = Normal::new(0.0f32, 1.0).expect("valid normal");
         let activity = LogNormal::new(0.0f32, 0.7).expect("valid lognormal");
-        let classes = (size / 28).max(1);
-        let mut acc = 0.0f32;
-        let mut weights = Vec::with_capacity(size as usize);
-        let students = (0..size)
-            .map(|i| {
-                acc += activity.sample(rng);
-                weights.push(acc);
-                let class = (i % classes) as u16;
-                Student {
-                    id: Uuid::from_u64_pair(0x5700_0000_0000_0000 | u64::from(school.unsigned_abs()), u64::from(i)),
-                    ability: ability.sample(rng),
-                    class,
-                    course: ((school.unsigned_abs() as usize * 7 + class as usize) % courses) as u16,
-                    round: 0,
-                    chapter: rng.random_range(0..3),
-                    section: 0,
-                    created: false,
-                    agreement: 0,
-                    student_version: 0,
-                    test_version: 0,
-                    test_answered: 0,
-                    test_correct: 0,
-                    quiz_version: 0,
-                }
-            })
-            .collect();
-        Self { students, activity: weights }
+        let classes = self.classes;
+        let mut acc = self.activity.last().copied().unwrap_or(0.0);
+        let first = self.students.len() as u32;
+        let weights = &mut self.activity;
+        let students = (first..first + n).map(|i| {
+            acc += activity.sample(rng);
+            weights.push(acc);
+            let class = (i % classes) as u16;
+            Student {
+                id: Uuid::from_u64_pair(0x5700_0000_0000_0000 | u64::from(school.unsigned_abs()), u64::from(i)),
+                ability: ability.sample(rng),
+                class,
+                course: ((school.unsigned_abs() as usize * 7 + class as usize) % courses) as u16,
+                round: 0,
+                chapter: rng.random_range(0..3),
+                section: 0,
+                created: false,
+                agreement: 0,
+                student_version: 0,
+                test_version: 0,
+                test_answered: 0,
+                test_correct: 0,
+                quiz_version: 0,
+            }
+        });
+        self.students.extend(students);
     }
 
     /// Draws a student, weighted by activity.

@@ -15,6 +15,7 @@ pub fn generator_config(scenario: &Scenario, threads: usize) -> GeneratorConfig 
         schools: scenario.population.schools,
         students: scenario.population.students,
         events_per_school_day: scenario.population.events_per_school_day,
+        enrolment_per_year: scenario.population.enrolment_per_year,
         threads,
         ..GeneratorConfig::default()
     }

@@ -68,6 +68,8 @@ pub struct Population {
     pub students: u32,
     /// Target events per school day across schools.
     pub events_per_school_day: f64,
+    /// New students a year, as a share of each school's founding size.
+    pub enrolment_per_year: f64,
 }
 
 /// How much history to load before measuring.
@@ -158,6 +160,7 @@ struct RawPopulation {
     schools: Spanned<u32>,
     students: Option<Spanned<u32>>,
     events_per_school_day: Option<Spanned<f64>>,
+    enrolment_per_year: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -292,7 +295,15 @@ impl Scenario {
                 "must be positive",
             ));
         }
-        let population = Population { schools, students, events_per_school_day };
+        let enrolment_per_year = value(&raw.population.enrolment_per_year, 0.15);
+        if below(enrolment_per_year, 0.0) || enrolment_per_year > 10.0 {
+            return Err(p.at(
+                span(&raw.population.enrolment_per_year),
+                "population.enrolment_per_year",
+                format!("{enrolment_per_year} is out of range 0..=10 (a share of the founding students per year)"),
+            ));
+        }
+        let population = Population { schools, students, events_per_school_day, enrolment_per_year };
         // One partition per school, until there are so many schools that hashing into
         // buckets keeps the table count sane.
         let hash_partitions = value(&raw.store.hash_partitions, if schools > HASH_ABOVE_SCHOOLS { 64 } else { 0 });
