@@ -81,6 +81,14 @@ impl Recorded {
         self.latency.value_at_quantile(quantile) as f64 / 1000.0
     }
 
+    /// The latency percentile spectrum for plots: (1 / (1 - quantile), ms).
+    pub fn spectrum(&self) -> Vec<(f64, f64)> {
+        [0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999]
+            .iter()
+            .map(|q| (1.0 / (1.0 - q), self.latency_ms(*q)))
+            .collect()
+    }
+
     /// A service-time percentile in milliseconds.
     pub fn service_ms(&self, quantile: f64) -> f64 {
         self.service.value_at_quantile(quantile) as f64 / 1000.0

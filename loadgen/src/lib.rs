@@ -9,6 +9,7 @@ mod figures;
 mod generate;
 pub mod generator;
 mod latency;
+pub mod live;
 mod load;
 mod namespace;
 mod phase;

@@ -81,13 +81,16 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
         let outcome = phase::append::run(db.url(), scenario, plan, &mut result.figures).await?;
         for (strategy, runs) in &outcome.open {
             for (rate, recorded) in runs {
-                let spectrum = [0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999]
-                    .iter()
-                    .map(|q| (1.0 / (1.0 - q), recorded.latency_ms(*q)))
-                    .collect();
                 let schedule = phase::append::describe(*rate);
-                result.series.insert(format!("latency.{strategy} @ {schedule}"), spectrum);
+                result.series.insert(format!("latency.{strategy} @ {schedule}"), recorded.spectrum());
             }
+        }
+        files.extend(outcome.logs);
+    }
+    if let Some(plan) = &scenario.live {
+        let outcome = phase::live::run(db.url(), scenario, plan, &mut result.figures).await?;
+        for (strategy, recorded) in &outcome.runs {
+            result.series.insert(format!("latency.live {strategy} @ x{}", plan.speedup), recorded.spectrum());
         }
         files.extend(outcome.logs);
     }

@@ -32,9 +32,25 @@ impl CommandHandler {
         Self { store, appender }
     }
 
+    /// The strategy commands append through, for events that need no decision.
+    pub fn appender(&self) -> &Appender {
+        &self.appender
+    }
+
     /// Answers the student's current question in `school`.
     pub async fn answer_question(&self, school: School, cmd: &AnswerQuestion, recorded_at_us: i64) -> Result<Handled> {
-        let stream = section_test_stream(cmd.student, cmd.section);
+        self.answer_question_on(school, section_test_stream(cmd.student, cmd.section), cmd, recorded_at_us).await
+    }
+
+    /// Like [`Self::answer_question`], on the test stream `stream` (a student who takes a
+    /// course again practises on new streams).
+    pub async fn answer_question_on(
+        &self,
+        school: School,
+        stream: uuid::Uuid,
+        cmd: &AnswerQuestion,
+        recorded_at_us: i64,
+    ) -> Result<Handled> {
         let started = Instant::now();
         let recorded = self.store.read_stream(school, stream).await?;
         let mut test = SectionTest::default();

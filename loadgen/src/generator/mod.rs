@@ -101,6 +101,22 @@ impl GeneratedEvent {
         }
     }
 
+    /// The event as a one-event append that expects the stream's previous version.
+    pub fn to_append(&self) -> stroom_reference::Append {
+        stroom_reference::Append {
+            school: self.school,
+            stream: self.stream,
+            expected_version: self.version - 1,
+            events: vec![stroom_reference::NewEvent {
+                id: self.id,
+                event_type: self.event.event_type().to_string(),
+                recorded_at_us: self.recorded_at_us,
+                payload: self.payload(),
+                metadata: "{}".into(),
+            }],
+        }
+    }
+
     /// The row the store's bulk path writes.
     pub fn to_stored(&self) -> StoredEvent {
         StoredEvent {

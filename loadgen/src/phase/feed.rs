@@ -3,7 +3,7 @@
 
 use std::thread::JoinHandle;
 
-use stroom_reference::{Append, NewEvent};
+use stroom_reference::Append;
 use tokio::sync::mpsc;
 
 use crate::generator::{Generator, GeneratorConfig};
@@ -28,18 +28,7 @@ impl Feed {
                     let mut events: Vec<_> = day.schools.into_iter().flat_map(|(_, e)| e).collect();
                     events.sort_by_key(|e| e.recorded_at_us);
                     for e in events {
-                        let append = Append {
-                            school: e.school,
-                            stream: e.stream,
-                            expected_version: e.version - 1,
-                            events: vec![NewEvent {
-                                id: e.id,
-                                event_type: e.event.event_type().to_string(),
-                                recorded_at_us: e.recorded_at_us,
-                                payload: e.payload(),
-                                metadata: "{}".into(),
-                            }],
-                        };
+                        let append = e.to_append();
                         if tx.blocking_send(append).is_err() {
                             return;
                         }

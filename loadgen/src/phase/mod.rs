@@ -3,6 +3,7 @@
 pub mod append;
 pub mod calibrate;
 pub mod feed;
+pub mod live;
 pub mod replay;
 
 use crate::generator::{Generator, GeneratorConfig};

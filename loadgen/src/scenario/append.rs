@@ -245,7 +245,7 @@ fn ser_writer<S: serde::Serializer>(w: &RowWriter, s: S) -> Result<S::Ok, S::Err
     s.serialize_str(w.name())
 }
 
-fn ser_strategies<S: serde::Serializer>(v: &[Strategy], s: S) -> Result<S::Ok, S::Error> {
+pub(super) fn ser_strategies<S: serde::Serializer>(v: &[Strategy], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(v.iter().map(|x| x.name()))
 }
 

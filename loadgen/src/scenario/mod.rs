@@ -14,9 +14,12 @@ use crate::error::{Error, Result};
 use crate::threshold::Threshold;
 
 mod append;
+mod live;
 
 use append::{append_plan, RawAppend};
 pub use append::{AppendPlan, Arrival};
+pub use live::LivePlan;
+use live::{live_plan, RawLive};
 
 /// A validated scenario: what the phases consume. Nothing re-reads the file after this.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -51,6 +54,8 @@ pub struct Scenario {
     pub calibrate: Option<Calibrate>,
     /// The append phase.
     pub append: Option<AppendPlan>,
+    /// The live phase.
+    pub live: Option<LivePlan>,
     /// The replay phase.
     pub replay: Option<ReplayPlan>,
     /// Pass/fail checks over the figures.
@@ -132,6 +137,7 @@ struct Raw {
     load: RawLoad,
     calibrate: Option<RawCalibrate>,
     append: Option<RawAppend>,
+    live: Option<RawLive>,
     replay: Option<RawReplay>,
     #[serde(default)]
     thresholds: Vec<Spanned<String>>,
@@ -342,6 +348,10 @@ impl Scenario {
             None => None,
             Some(a) => Some(append_plan(&p, a)?),
         };
+        let live = match &raw.live {
+            None => None,
+            Some(l) => Some(live_plan(&p, l)?),
+        };
         let replay = match &raw.replay {
             None => None,
             Some(r) => Some(replay_plan(&p, r)?),
@@ -372,6 +382,7 @@ impl Scenario {
             load,
             calibrate,
             append,
+            live,
             replay,
             thresholds,
             slo_p99_ms,
@@ -482,6 +493,21 @@ mod tests {
     fn too_short_a_measurement_is_refused() {
         let text = format!("{GOOD}[append]\nstrategies = [\"single\"]\nduration_s = 0.2\n");
         assert_eq!(err(&text), "s.toml:9: append.duration_s: 0.2 s is too short to mean anything (at least 1 s)");
+    }
+
+    #[test]
+    fn a_live_window_must_be_long_enough_and_stay_in_the_day() {
+        let text = format!("{GOOD}[live]\nspeedup = 3600\nhours = 1\n");
+        assert_eq!(
+            err(&text),
+            "s.toml:8: live.speedup: 1 h at x3600 lasts 1.0 s, 2 s of it warm-up: too short to measure (at least 5 s after warm-up)"
+        );
+        let text = format!("{GOOD}[live]\nstart_hour = 23\nhours = 2\n");
+        assert_eq!(err(&text), "s.toml:9: live.hours: 2 h from 23:00 leaves the day");
+        let s = Scenario::parse(Path::new("s.toml"), &format!("{GOOD}[live]\n")).unwrap();
+        let live = s.live.unwrap();
+        assert_eq!((live.speedup, live.start_hour, live.hours), (60.0, 8.0, 1.0));
+        assert_eq!(live.strategies, vec![stroom_reference::Strategy::PerSchool]);
     }
 
     #[test]

@@ -1,0 +1,225 @@
+//! The live phase: a window of a simulated school day, replayed as commands on a clock
+//! accelerated `speedup` times, through the write side's command path and an append strategy.
+//!
+//! Day 0's events before the window are bulk-loaded first, so the window starts where a real
+//! morning would. Each command is due at its simulated time divided by the speedup; latency
+//! runs from that moment (no coordinated omission). Answers load their section test by
+//! replaying its stream; that load is timed on its own (`live.<s>.load_p99_ms`).
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use hdrhistogram::Histogram;
+use stroom_reference::{Appender, CommandHandler, Error as StoreError, TransactorConfig};
+use tokio::sync::mpsc;
+
+use super::{all_schools, generator_config};
+use crate::error::Result;
+use crate::figures::{Figure, Figures};
+use crate::generator::{Generator, DAY_SECS, START_UNIX_SECS};
+use crate::latency::{aggregate, Recorded, Sample};
+use crate::live::{schedule, LiveCommand, Scheduled};
+use crate::namespace::fresh_store;
+use crate::progress::{note, Progress};
+use crate::scenario::{LivePlan, Scenario};
+
+/// What the phase measured, per strategy, for plots.
+#[derive(Debug, Default)]
+pub struct LiveOutcome {
+    /// (strategy, latency) of each run.
+    pub runs: Vec<(String, Recorded)>,
+    /// Interval logs, relative to the result directory.
+    pub logs: Vec<(String, Vec<u8>)>,
+}
+
+/// Runs the phase; figures go into `figures`.
+pub async fn run(url: &str, scenario: &Scenario, plan: &LivePlan, figures: &mut Figures) -> Result<LiveOutcome> {
+    let mut outcome = LiveOutcome::default();
+    let day_start_us = START_UNIX_SECS * 1_000_000;
+    let window_start_us = day_start_us + (plan.start_hour * 3600.0 * 1e6) as i64;
+    let window_end_us = window_start_us + (plan.hours * 3600.0 * 1e6) as i64;
+    debug_assert!(window_end_us <= day_start_us + DAY_SECS * 1_000_000);
+
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mut generator = Generator::new(generator_config(scenario, cores));
+    let course: Vec<_> = generator.course_material().iter().map(|e| e.to_stored()).collect();
+    let day = generator.next_day();
+    let mut before = Vec::new();
+    let mut window = Vec::new();
+    for (_, events) in day.schools {
+        for e in events {
+            if e.recorded_at_us < window_start_us {
+                before.push(e.to_stored());
+            } else if e.recorded_at_us < window_end_us {
+                window.push(e);
+            }
+        }
+    }
+    window.sort_by_key(|e| e.recorded_at_us);
+    let commands = schedule(&window);
+    let total_events: usize = commands.iter().map(|c| c.events).sum();
+    let peak = peak_rate(&commands, plan.speedup);
+    note(format_args!(
+        "live: {} commands ({total_events} events) from {:02}:00 for {} h at x{}: {:.0} s, peaking at {peak:.0} events/s",
+        commands.len(),
+        plan.start_hour,
+        plan.hours,
+        plan.speedup,
+        plan.wall_seconds()
+    ));
+    figures.insert("live.scheduled_events".into(), Figure::from_repetitions("events", vec![total_events as f64]));
+    figures.insert("live.peak_events_per_s".into(), Figure::from_repetitions("events/s", vec![peak]));
+
+    for &strategy in &plan.strategies {
+        let name = strategy.name();
+        let schema = stroom_reference::Schema::new(strategy.layout(), scenario.payload)
+            .with_hash_partitions(scenario.hash_partitions);
+        // Few connections: on 250 partitions every extra backend warms its own caches, and
+        // with 120 of them p99 at x100 went from 32 ms to about 1 s on 2 cores.
+        let connections = 16;
+        let store = fresh_store(url, &format!("live_{name}"), schema, connections).await?;
+        store.add_schools(&all_schools(scenario)).await?;
+        store.bulk_load(&course).await?;
+        for chunk in before.chunks(50_000) {
+            store.bulk_load(chunk).await?;
+        }
+        let appender = Appender::start(strategy, &store, TransactorConfig::default()).await?;
+        let handler = CommandHandler::new(store.clone(), appender.clone());
+
+        let progress = Progress::phase(&format!("live {name}: x{} from {:02}:00", plan.speedup, plan.start_hour));
+        let started = SystemTime::now();
+        let (recorded, loads, rejected, saturated) = drive(&handler, &commands, window_start_us, plan).await;
+        progress.done(recorded.latency.len(), plan.wall_seconds() - plan.warmup_s);
+        if saturated {
+            note(format_args!("live {name}: the backlog passed five seconds of arrivals; dispatch stopped early"));
+        }
+        if rejected > 0 {
+            note(format_args!("live {name}: {rejected} commands were rejected by their aggregate"));
+        }
+        record(figures, &format!("live.{name}"), &recorded, &loads, plan, rejected, saturated);
+        let path = std::env::temp_dir().join(format!("stroom-{}-live-{name}.hlog", std::process::id()));
+        if recorded.write_interval_log(&path, started).is_ok() {
+            outcome.logs.push((format!("hdr/live-{name}.hlog"), std::fs::read(&path).unwrap_or_default()));
+            let _ = std::fs::remove_file(&path);
+        }
+        outcome.runs.push((name.to_string(), recorded));
+        appender.stop().await;
+        store.pool().close().await;
+    }
+    Ok(outcome)
+}
+
+/// The busiest wall second's scheduled events.
+fn peak_rate(commands: &[Scheduled], speedup: f64) -> f64 {
+    let Some(first) = commands.first() else { return 0.0 };
+    let mut per_second = std::collections::HashMap::<i64, usize>::new();
+    for c in commands {
+        let wall_s = ((c.due_us - first.due_us) as f64 / 1e6 / speedup) as i64;
+        *per_second.entry(wall_s).or_default() += c.events;
+    }
+    per_second.values().copied().max().unwrap_or(0) as f64
+}
+
+fn record(
+    figures: &mut Figures,
+    prefix: &str,
+    r: &Recorded,
+    loads: &Histogram<u64>,
+    plan: &LivePlan,
+    rejected: u64,
+    saturated: bool,
+) {
+    let one = |unit: &str, v: f64| Figure::from_repetitions(unit, vec![v]);
+    for (q, name) in [(0.5, "p50_ms"), (0.9, "p90_ms"), (0.99, "p99_ms"), (0.999, "p999_ms"), (1.0, "max_ms")] {
+        figures.insert(format!("{prefix}.{name}"), one("ms", r.latency_ms(q)));
+    }
+    figures.insert(format!("{prefix}.service_p99_ms"), one("ms", r.service_ms(0.99)));
+    figures.insert(format!("{prefix}.load_p50_ms"), one("ms", loads.value_at_quantile(0.5) as f64 / 1000.0));
+    figures.insert(format!("{prefix}.load_p99_ms"), one("ms", loads.value_at_quantile(0.99) as f64 / 1000.0));
+    figures.insert(format!("{prefix}.late_starts"), one("count", r.late_starts as f64));
+    figures.insert(format!("{prefix}.errors"), one("count", r.errors as f64));
+    figures.insert(format!("{prefix}.rejected"), one("count", rejected as f64));
+    figures.insert(format!("{prefix}.saturated"), one("flag", f64::from(u8::from(saturated))));
+    let measured_s = plan.wall_seconds() - plan.warmup_s;
+    figures.insert(format!("{prefix}.commands_per_s"), one("commands/s", r.latency.len() as f64 / measured_s));
+}
+
+/// Dispatches every command at its due time; returns the latency record, aggregate load
+/// times (µs), commands the aggregate rejected, and whether dispatch gave up on a backlog.
+async fn drive(
+    handler: &CommandHandler,
+    commands: &[Scheduled],
+    window_start_us: i64,
+    plan: &LivePlan,
+) -> (Recorded, Histogram<u64>, u64, bool) {
+    let start = Instant::now();
+    let from = start + Duration::from_secs_f64(plan.warmup_s);
+    let until = start + Duration::from_secs_f64(plan.wall_seconds());
+    let (samples_tx, samples_rx) = mpsc::unbounded_channel();
+    let aggregator = tokio::spawn(aggregate(samples_rx, from, until));
+    let loads = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).expect("bounds")));
+    let rejected = Arc::new(AtomicI64::new(0));
+    let outstanding = Arc::new(AtomicI64::new(0));
+    let mut queues = Vec::with_capacity(plan.users);
+    let mut tasks = Vec::with_capacity(plan.users);
+    for _ in 0..plan.users {
+        let (tx, mut rx) = mpsc::unbounded_channel::<(LiveCommand, Instant)>();
+        queues.push(tx);
+        let (handler, samples, loads, rejected, outstanding) =
+            (handler.clone(), samples_tx.clone(), loads.clone(), rejected.clone(), outstanding.clone());
+        tasks.push(tokio::spawn(async move {
+            while let Some((command, intended)) = rx.recv().await {
+                let started = Instant::now();
+                let ok = match command {
+                    LiveCommand::Answer { school, stream, command, recorded_at_us } => {
+                        match handler.answer_question_on(school, stream, &command, recorded_at_us).await {
+                            Ok(h) => {
+                                if intended >= from {
+                                    let us = h.load.as_micros().max(1) as u64;
+                                    loads.lock().unwrap_or_else(|p| p.into_inner()).saturating_record(us);
+                                }
+                                true
+                            }
+                            Err(StoreError::Rejected { .. }) => {
+                                rejected.fetch_add(1, Ordering::Relaxed);
+                                false
+                            }
+                            Err(_) => false,
+                        }
+                    }
+                    LiveCommand::Append(a) => handler.appender().append(a).await.is_ok(),
+                };
+                let _ = samples.send(Sample { intended, started, ended: Instant::now(), ok });
+                outstanding.fetch_sub(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    drop(samples_tx);
+    let backlog_limit = (peak_rate(commands, plan.speedup) * 5.0).max(100.0) as i64;
+    let mut saturated = false;
+    for c in commands {
+        let offset_s = (c.due_us - window_start_us) as f64 / 1e6 / plan.speedup;
+        let intended = start + Duration::from_secs_f64(offset_s);
+        if intended >= until {
+            break;
+        }
+        if outstanding.load(Ordering::Relaxed) > backlog_limit {
+            saturated = true;
+            break;
+        }
+        tokio::time::sleep_until(intended.into()).await;
+        let k = (c.stream.as_u64_pair().1 % plan.users as u64) as usize;
+        outstanding.fetch_add(1, Ordering::Relaxed);
+        if queues[k].send((c.command.clone(), intended)).is_err() {
+            break;
+        }
+    }
+    drop(queues);
+    for t in tasks {
+        let _ = t.await;
+    }
+    let recorded = aggregator.await.expect("aggregator task");
+    let loads = loads.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    (recorded, loads, rejected.load(Ordering::Relaxed) as u64, saturated)
+}
