@@ -284,3 +284,33 @@ async fn lease_taken(writer: RowWriter) {
         .collect();
     assert_eq!(ids, HashSet::from([1, 2]));
 }
+
+#[tokio::test]
+async fn a_new_stream_claimed_by_two_schools_at_once_lands_in_one() {
+    for (strategy, writer) in variants() {
+        let (store, appender) = appender_with(strategy, writer).await;
+        for _ in 0..10 {
+            let stream = Uuid::new_v4();
+            let (a, b) = tokio::join!(
+                appender.append(append(1, stream, 0, vec![event(1)])),
+                appender.append(append(2, stream, 0, vec![event(2)])),
+            );
+            assert!(a.is_ok() != b.is_ok(), "{strategy:?}/{writer:?}: exactly one claim wins: {a:?} {b:?}");
+            let (winner, loser) = if a.is_ok() { (1, b) } else { (2, a) };
+            assert!(
+                matches!(loser, Err(Error::WrongSchool { .. } | Error::BatchFailed { .. })),
+                "{strategy:?}/{writer:?}: {loser:?}"
+            );
+            let schools: Vec<i32> = sqlx::query_scalar("SELECT DISTINCT school FROM events WHERE stream = $1")
+                .bind(stream)
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+            assert_eq!(schools, vec![winner], "{strategy:?}/{writer:?}: the stream's events stay in one school");
+            // Asked again, the loser hears whose stream it is.
+            let retry = appender.append(append(3 - winner, stream, 0, vec![event(3)])).await;
+            assert!(matches!(retry, Err(Error::WrongSchool { owner, .. }) if owner == winner), "{retry:?}");
+        }
+        appender.stop().await;
+    }
+}
