@@ -206,8 +206,12 @@ async fn closed_loop(
     let (counted, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let mut queues = Vec::new();
     let mut tasks = Vec::new();
+    // Appends queued per writer, so one slow writer rarely stalls the dispatcher. Bounded
+    // overall (about 8k), since whatever is queued at the end must still be written before
+    // the next step: a slow strategy would otherwise spend minutes draining.
+    let depth = (8192 / writers).clamp(2, 64);
     for _ in 0..writers {
-        let (tx, mut rx) = mpsc::channel::<Append>(64);
+        let (tx, mut rx) = mpsc::channel::<Append>(depth);
         queues.push(tx);
         let (appender, counted, failed, failures) =
             (appender.clone(), counted.clone(), failed.clone(), failures.clone());
