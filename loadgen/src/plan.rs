@@ -127,9 +127,9 @@ pub fn plan(result: &RunResult, slo_p99_ms: f64) -> Plan {
     // Ramps measure the same thing directly: the arrival rate at which p99 first broke the SLO.
     if let (Some(peak), Some(schools)) = (peak_hour, schools) {
         let per_school = peak / schools;
-        for (name, held) in f.iter().filter(|(n, _)| {
-            n.starts_with("append.per-school.r") && n.ends_with(".slo_held_to_events_per_s")
-        }) {
+        for (name, held) in
+            f.iter().filter(|(n, _)| n.starts_with("append.per-school.r") && n.ends_with(".slo_held_to_events_per_s"))
+        {
             let ramp = name.trim_start_matches("append.per-school.").trim_end_matches(".slo_held_to_events_per_s");
             say(format!(
                 "onboarding (ramp {ramp}): p99 held under {slo_p99_ms} ms up to {:.0} events/s = {:.0} schools at today's per-school peak [projection]",

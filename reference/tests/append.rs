@@ -314,3 +314,35 @@ async fn a_new_stream_claimed_by_two_schools_at_once_lands_in_one() {
         appender.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_writer_that_takes_a_stream_for_new_wrongly_fails_only_that_append() {
+    for (strategy, writer) in variants() {
+        let (store, appender) = appender_with(strategy, writer).await;
+        let (mine, theirs) = (Uuid::new_v4(), Uuid::new_v4());
+        appender.append(append(1, mine, 0, vec![event(1), event(2)])).await.unwrap();
+        appender.append(append(2, theirs, 0, vec![event(3)])).await.unwrap();
+        let first = append(1, Uuid::new_v4(), 0, vec![event(4)]);
+        let stored = appender.append(first.clone()).await.unwrap();
+        appender.stop().await;
+
+        // A new writer knows no stream, so every append that says it starts one is believed.
+        let config = TransactorConfig { writer, ..Default::default() };
+        let appender = Appender::start(strategy, &store, config).await.unwrap();
+        let fresh = Uuid::new_v4();
+        let (existing, foreign, new, retried) = tokio::join!(
+            appender.append(append(1, mine, 0, vec![event(5)])),
+            appender.append(append(1, theirs, 0, vec![event(6)])),
+            appender.append(append(1, fresh, 0, vec![event(7)])),
+            appender.append(first),
+        );
+        let what = format!("{strategy:?}/{writer:?}");
+        assert!(matches!(existing, Err(Error::Conflict { expected: 0, actual: 2, .. })), "{what}: {existing:?}");
+        assert!(matches!(foreign, Err(Error::WrongSchool { owner: 2, .. })), "{what}: {foreign:?}");
+        assert_eq!(new.map(|a| a.version).ok(), Some(1), "{what}");
+        assert_eq!(retried.unwrap().positions, stored.positions, "{what}: the retry is idempotent");
+        assert_eq!(store.read_stream(1, mine).await.unwrap().len(), 2, "{what}");
+        assert_eq!(store.count().await.unwrap(), 5, "{what}");
+        appender.stop().await;
+    }
+}

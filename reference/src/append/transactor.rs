@@ -104,6 +104,7 @@ impl Transactor {
             owner: Uuid::new_v4(),
             streams: HashMap::new(),
             unregistered: HashSet::new(),
+            assumed: HashSet::new(),
             schools: HashSet::new(),
             config,
             lanes,
@@ -145,6 +146,8 @@ struct State {
     streams: HashMap<Uuid, (School, i64)>,
     /// Known streams not yet in the registry: registered by the commit of their first events.
     unregistered: HashSet<Uuid>,
+    /// Of those, the ones taken as new without asking the database (see `learn_streams`).
+    assumed: HashSet<Uuid>,
     /// Schools known to exist (whole-log scope only).
     schools: HashSet<School>,
     config: TransactorConfig,
@@ -206,7 +209,14 @@ impl State {
     }
 
     async fn process(&mut self, batch: Vec<Request>) {
-        if let Err(e) = self.learn_streams(&batch).await {
+        self.process_once(batch, true).await;
+    }
+
+    /// Decides and commits a batch. With `optimistic`, appends that start an unknown stream
+    /// take it as new without a lookup; if the commit then fails, the batch is decided again
+    /// once, from what the database says.
+    async fn process_once(&mut self, batch: Vec<Request>, optimistic: bool) {
+        if let Err(e) = self.learn_streams(&batch, optimistic).await {
             let reason = e.to_string();
             for r in batch {
                 let _ = r.reply.send(Err(Error::BatchFailed { reason: reason.clone() }));
@@ -260,6 +270,7 @@ impl State {
             Ok(()) => {
                 for (stream, _) in &register {
                     self.unregistered.remove(stream);
+                    self.assumed.remove(stream);
                 }
                 for (stream, version) in tentative {
                     if let Some(entry) = self.streams.get_mut(&stream) {
@@ -274,9 +285,17 @@ impl State {
                 }
             }
             Err(e) => {
+                let lost = matches!(e, Error::OwnershipLost { .. });
+                let guessed = accepted.iter().any(|(r, _)| self.assumed.contains(&r.append.stream));
                 // The outcome may be unknown (a COMMIT lost in transit): forget what we knew.
                 self.forget();
-                let lost = matches!(e, Error::OwnershipLost { .. });
+                if optimistic && guessed && !lost {
+                    // A stream taken as new may exist after all (here, or in another school), or
+                    // the first try did commit. Decided again from the database, the former get
+                    // Conflict or WrongSchool alone, and the latter their stored positions.
+                    let retry = accepted.into_iter().map(|(r, _)| r).collect();
+                    return Box::pin(self.process_once(retry, false)).await;
+                }
                 let reason = e.to_string();
                 for (r, _) in accepted {
                     let err = if lost {
@@ -294,12 +313,20 @@ impl State {
     /// nobody owns yet is taken as new (version 0); its registration rides on the commit of
     /// its first events, so a new stream costs no commit of its own. Streams owned by another
     /// school are left out of `self.streams`.
-    async fn learn_streams(&mut self, batch: &[Request]) -> Result<()> {
+    async fn learn_streams(&mut self, batch: &[Request], optimistic: bool) -> Result<()> {
         let mut seen = HashSet::new();
         let mut streams = Vec::new();
         let mut schools = HashMap::new();
         for r in batch {
             let a = &r.append;
+            if optimistic && a.expected_version == 0 && !self.streams.contains_key(&a.stream) {
+                // It says it starts the stream: believe it. If it is wrong, the registry's or
+                // the log's unique keys refuse the commit and the batch is decided again.
+                self.streams.insert(a.stream, (a.school, 0));
+                self.unregistered.insert(a.stream);
+                self.assumed.insert(a.stream);
+                continue;
+            }
             if !self.streams.contains_key(&a.stream) && seen.insert(a.stream) {
                 streams.push(a.stream);
                 schools.insert(a.stream, a.school);
@@ -362,6 +389,7 @@ impl State {
     fn forget(&mut self) {
         self.streams.clear();
         self.unregistered.clear();
+        self.assumed.clear();
     }
 
     /// Appends whose expected version is not the stream's: an idempotent retry when every
