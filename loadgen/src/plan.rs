@@ -120,6 +120,14 @@ pub fn plan(result: &RunResult, slo_p99_ms: f64) -> Plan {
                 "onboarding: p99 stays under {slo_p99_ms} ms up to {bound}{rate:.0} events/s; at {per_school:.2} peak-hour events/s per school that is {bound}{fit:.0} schools, {:.0} more than the {schools:.0} measured [projection]",
                 fit - schools
             ));
+            let slow: Vec<String> = open
+                .iter()
+                .filter(|(r, l)| *r < rate && *l >= slo_p99_ms)
+                .map(|(r, l)| format!("{l:.0} ms at {r:.0}/s"))
+                .collect();
+            if !slow.is_empty() {
+                say(format!("onboarding: p99 was also over {slo_p99_ms} ms at lower rates ({}): a cold or noisy step; rerun before trusting the school count", slow.join(", ")));
+            }
         } else {
             say(format!("onboarding: p99 was over {slo_p99_ms} ms at every measured rate; no school count fits"));
         }
@@ -144,11 +152,13 @@ pub fn plan(result: &RunResult, slo_p99_ms: f64) -> Plan {
 /// The highest arrival rate with p99 under the SLO, interpolated between measured rates;
 /// "at least " when every measured rate met it.
 fn rate_within_slo(points: &[(f64, f64)], slo: f64) -> (Option<f64>, &'static str) {
-    match points.iter().position(|(_, p99)| *p99 >= slo) {
-        None => (points.last().map(|p| p.0), "at least "),
-        Some(0) => (None, ""),
-        Some(i) => {
-            let ((r0, l0), (r1, l1)) = (points[i - 1], points[i]);
+    // The crossing that counts is the last one: a slow point at a low rate (a cold start)
+    // followed by fast ones does not mean nothing fits.
+    let Some(i) = points.iter().rposition(|(_, p99)| *p99 < slo) else { return (None, "") };
+    match points.get(i + 1) {
+        None => (Some(points[i].0), "at least "),
+        Some(&(r1, l1)) => {
+            let (r0, l0) = points[i];
             (Some(r0 + (r1 - r0) * (slo - l0) / (l1 - l0)), "about ")
         }
     }
@@ -197,5 +207,7 @@ mod tests {
         assert_eq!(rate_within_slo(&[(100.0, 10.0), (200.0, 30.0)], 50.0), (Some(200.0), "at least "));
         assert_eq!(rate_within_slo(&[(100.0, 10.0), (200.0, 90.0)], 50.0), (Some(150.0), "about "));
         assert_eq!(rate_within_slo(&[(100.0, 60.0)], 50.0).0, None);
+        // A cold first point does not hide the rates that met the SLO after it.
+        assert_eq!(rate_within_slo(&[(50.0, 70.0), (100.0, 10.0), (200.0, 90.0)], 50.0), (Some(150.0), "about "));
     }
 }
