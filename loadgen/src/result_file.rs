@@ -83,18 +83,25 @@ impl RunResult {
 }
 
 /// Fails now, not after an hour of measuring, when results could not be written under
-/// `<root>/<scenario>/` (no permission, a read-only or full disk).
+/// `<root>/<scenario>/` (no permission, a read-only or full disk). It writes a probe file into
+/// the nearest directory that exists and creates nothing, so a run that fails later leaves
+/// no trace.
 pub fn check_writable(root: &Path, scenario: &str) -> Result<()> {
-    let parent = root.join(scenario);
-    let probe = parent.join(format!(".probe-{}", std::process::id()));
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| Error::WriteResults { path, source }
-    };
-    std::fs::create_dir_all(&parent).map_err(io(&parent))?;
-    let written = std::fs::write(&probe, vec![0u8; 64 * 1024]).map_err(io(&probe));
+    let target = root.join(scenario);
+    let mut dir = target.as_path();
+    while !dir.is_dir() {
+        dir = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if dir == Path::new(".") {
+            break;
+        }
+    }
+    let probe = dir.join(format!(".stroom-probe-{}", std::process::id()));
+    let written = std::fs::write(&probe, vec![0u8; 64 * 1024]);
     let _ = std::fs::remove_file(&probe);
-    written
+    written.map_err(|source| Error::WriteResults { path: target.clone(), source })
 }
 
 /// Writes `files` (name, contents) into `<root>/<scenario>/<stamp>/`: first into a hidden
