@@ -1,25 +1,8 @@
 //! Bad input gets one clear line on stderr and a non-zero exit, never a panic.
 
-use std::process::{Command, Output};
+mod common;
 
-fn stroom(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stroom"));
-    cmd.args(args).env_remove("DATABASE_URL");
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
-
-fn the_error_line(out: &Output) -> String {
-    assert!(!out.status.success());
-    let stderr = String::from_utf8(out.stderr.clone()).unwrap();
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("stroom: error")).collect();
-    assert_eq!(errors.len(), 1, "expected one error line, got: {stderr}");
-    assert_eq!(stderr.lines().last(), Some(errors[0]), "the error comes last: {stderr}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
-    errors[0].to_string()
-}
+use common::{stroom, the_error_line};
 
 #[test]
 fn missing_server_binaries_say_how_to_get_them() {

@@ -3,29 +3,13 @@
 //! looks complete.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+use common::{stroom, the_error_line};
 use sqlx::Connection;
 use stroom_cluster::testing::TestDatabase;
 
-fn stroom(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stroom"));
-    cmd.args(args).env_remove("DATABASE_URL");
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
-
-fn the_error_line(out: &Output) -> String {
-    assert!(!out.status.success());
-    let stderr = String::from_utf8(out.stderr.clone()).unwrap();
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("stroom: error")).collect();
-    assert_eq!(errors.len(), 1, "expected one error line, got: {stderr}");
-    assert_eq!(stderr.lines().last(), Some(errors[0]), "the error comes last: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    errors[0].to_string()
-}
+mod common;
 
 fn scenario(dir: &Path, events: u64) -> PathBuf {
     let path = dir.join("s.toml");

@@ -36,10 +36,8 @@ pub enum LiveCommand {
 pub struct Scheduled {
     /// Due at, µs since the Unix epoch (simulated time).
     pub due_us: i64,
-    /// The stream it writes: commands on one stream must run in order.
+    /// The stream it writes (one event): commands on one stream must run in order.
     pub stream: Uuid,
-    /// Events it should write.
-    pub events: usize,
     /// The command.
     pub command: LiveCommand,
 }
@@ -74,7 +72,7 @@ fn command_for(e: &GeneratedEvent) -> Scheduled {
         },
         None => LiveCommand::Append(e.to_append()),
     };
-    Scheduled { due_us: e.recorded_at_us, stream: e.stream, events: 1, command }
+    Scheduled { due_us: e.recorded_at_us, stream: e.stream, command }
 }
 
 #[cfg(test)]

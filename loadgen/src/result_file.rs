@@ -88,16 +88,7 @@ impl RunResult {
 /// no trace.
 pub fn check_writable(root: &Path, scenario: &str) -> Result<()> {
     let target = root.join(scenario);
-    let mut dir = target.as_path();
-    while !dir.is_dir() {
-        dir = match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        if dir == Path::new(".") {
-            break;
-        }
-    }
+    let dir = target.ancestors().find(|d| d.is_dir()).unwrap_or(Path::new("."));
     let probe = dir.join(format!(".stroom-probe-{}", std::process::id()));
     let written = std::fs::write(&probe, vec![0u8; 64 * 1024]);
     let _ = std::fs::remove_file(&probe);

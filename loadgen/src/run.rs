@@ -81,8 +81,7 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
         let outcome = phase::append::run(db.url(), scenario, plan, &mut result.figures).await?;
         for (strategy, runs) in &outcome.open {
             for (rate, recorded) in runs {
-                let schedule = phase::append::describe(*rate);
-                result.series.insert(format!("latency.{strategy} @ {schedule}"), recorded.spectrum());
+                result.series.insert(format!("latency.{strategy} @ {rate}"), recorded.spectrum());
             }
         }
         files.extend(outcome.logs);

@@ -86,7 +86,7 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mu
         if plan.open_strategies.contains(&strategy) {
             for (i, &rate) in plan.open_rates.iter().enumerate() {
                 let label = rate.label();
-                let progress = Progress::phase(&format!("append {name}: open loop, {}", describe(rate)));
+                let progress = Progress::phase(&format!("append {name}: open loop, {rate}"));
                 let started = SystemTime::now();
                 let (recorded, saturated) = open_loop(
                     &appender,
@@ -99,7 +99,7 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mu
                 .await;
                 progress.done(recorded.latency.len(), plan.open_duration_s);
                 if saturated {
-                    note(format_args!("append {name}: {} is past saturation; dispatch stopped early", describe(rate)));
+                    note(format_args!("append {name}: {rate} is past saturation; dispatch stopped early"));
                 }
                 errors += recorded.errors;
                 let prefix = format!("append.{name}.{label}");
@@ -133,13 +133,6 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mu
     Ok(outcome)
 }
 
-pub fn describe(rate: Arrival) -> String {
-    match rate {
-        Arrival::Constant(r) => format!("{r} events/s"),
-        Arrival::Ramp { from, to } => format!("ramping {from} → {to} events/s"),
-    }
-}
-
 /// The arrival rate reached before the first second whose p99 latency broke the SLO; the
 /// ramp's top rate when none did (then only a lower bound).
 fn slo_held_to(r: &Recorded, rate: Arrival, duration_s: f64, slo_ms: f64) -> f64 {
@@ -150,7 +143,7 @@ fn slo_held_to(r: &Recorded, rate: Arrival, duration_s: f64, slo_ms: f64) -> f64
     }
 }
 
-fn record_open(figures: &mut Figures, prefix: &str, r: &Recorded, duration_s: f64, saturated: bool) {
+pub(super) fn record_open(figures: &mut Figures, prefix: &str, r: &Recorded, duration_s: f64, saturated: bool) {
     let ms = |q| Figure::from_repetitions("ms", vec![r.latency_ms(q)]);
     figures.insert(format!("{prefix}.p50_ms"), ms(0.5));
     figures.insert(format!("{prefix}.p90_ms"), ms(0.9));

@@ -58,7 +58,7 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &LivePlan, figures: &mut 
     }
     window.sort_by_key(|e| e.recorded_at_us);
     let commands = schedule(&window);
-    let total_events: usize = commands.iter().map(|c| c.events).sum();
+    let total_events = commands.len();
     let peak = peak_rate(&commands, plan.speedup);
     note(format_args!(
         "live: {} commands ({total_events} events) from {:02}:00 for {} h at x{}: {:.0} s, peaking at {peak:.0} events/s",
@@ -116,7 +116,7 @@ fn peak_rate(commands: &[Scheduled], speedup: f64) -> f64 {
     let mut per_second = std::collections::HashMap::<i64, usize>::new();
     for c in commands {
         let wall_s = ((c.due_us - first.due_us) as f64 / 1e6 / speedup) as i64;
-        *per_second.entry(wall_s).or_default() += c.events;
+        *per_second.entry(wall_s).or_default() += 1;
     }
     per_second.values().copied().max().unwrap_or(0) as f64
 }
@@ -131,17 +131,14 @@ fn record(
     saturated: bool,
 ) {
     let one = |unit: &str, v: f64| Figure::from_repetitions(unit, vec![v]);
-    for (q, name) in [(0.5, "p50_ms"), (0.9, "p90_ms"), (0.99, "p99_ms"), (0.999, "p999_ms"), (1.0, "max_ms")] {
-        figures.insert(format!("{prefix}.{name}"), one("ms", r.latency_ms(q)));
-    }
-    figures.insert(format!("{prefix}.service_p99_ms"), one("ms", r.service_ms(0.99)));
+    let measured_s = plan.wall_seconds() - plan.warmup_s;
+    // The open loop's figures (percentiles from the due time, late starts, saturation), then
+    // what only commands have.
+    super::append::record_open(figures, prefix, r, measured_s, saturated);
     figures.insert(format!("{prefix}.load_p50_ms"), one("ms", loads.value_at_quantile(0.5) as f64 / 1000.0));
     figures.insert(format!("{prefix}.load_p99_ms"), one("ms", loads.value_at_quantile(0.99) as f64 / 1000.0));
-    figures.insert(format!("{prefix}.late_starts"), one("count", r.late_starts as f64));
     figures.insert(format!("{prefix}.errors"), one("count", r.errors as f64));
     figures.insert(format!("{prefix}.rejected"), one("count", rejected as f64));
-    figures.insert(format!("{prefix}.saturated"), one("flag", f64::from(u8::from(saturated))));
-    let measured_s = plan.wall_seconds() - plan.warmup_s;
     figures.insert(format!("{prefix}.commands_per_s"), one("commands/s", r.latency.len() as f64 / measured_s));
 }
 

@@ -103,6 +103,15 @@ impl Arrival {
     }
 }
 
+impl std::fmt::Display for Arrival {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Constant(r) => write!(f, "{r} events/s"),
+            Self::Ramp { from, to } => write!(f, "ramping {from} → {to} events/s"),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAppend {
