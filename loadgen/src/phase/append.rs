@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use stroom_reference::{Append, Appender, Schema, Strategy, TransactorConfig};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use super::feed::Feed;
 use super::{all_schools, generator_config};
@@ -199,19 +199,24 @@ async fn closed_loop(
     let (counted, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let mut queues = Vec::new();
     let mut tasks = Vec::new();
-    // Appends queued per writer, so one slow writer rarely stalls the dispatcher. Bounded
-    // overall (about 8k), since whatever is queued at the end must still be written before
-    // the next step: a slow strategy would otherwise spend minutes draining.
-    let depth = (8192 / writers).clamp(2, 64);
+    // Appends waiting or in flight, over all writers: about 8k, or one per writer when there
+    // are more. Bounded, since whatever is queued at the end must still be written before the
+    // next step (a slow strategy would otherwise spend minutes draining). The bound is shared,
+    // not per writer, so the dispatcher never waits on one busy writer's full queue while the
+    // others sit idle. With per-writer queues of two, per-school at 4096 writers committed 11
+    // events per lane statement and 16.8k events/s; with the shared bound, 65 and 41.9k (same
+    // machine, back to back).
+    let outstanding = Arc::new(Semaphore::new(8192.max(writers)));
     for _ in 0..writers {
-        let (tx, mut rx) = mpsc::channel::<Append>(depth);
+        let (tx, mut rx) = mpsc::unbounded_channel::<(Append, OwnedSemaphorePermit)>();
         queues.push(tx);
         let (appender, counted, failed, failures) =
             (appender.clone(), counted.clone(), failed.clone(), failures.clone());
         tasks.push(tokio::spawn(async move {
-            while let Some(a) = rx.recv().await {
+            while let Some((a, permit)) = rx.recv().await {
                 let n = a.events.len() as u64;
                 let result = appender.append(a).await;
+                drop(permit);
                 let now = Instant::now();
                 if let Err(e) = &result {
                     failures.add(e);
@@ -225,7 +230,8 @@ async fn closed_loop(
     while Instant::now() < until {
         let a = feed.next().await;
         let k = owner(&a, writers);
-        if queues[k].send(a).await.is_err() {
+        let Ok(permit) = outstanding.clone().acquire_owned().await else { break };
+        if queues[k].send((a, permit)).is_err() {
             break;
         }
     }
