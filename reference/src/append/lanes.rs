@@ -10,10 +10,10 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use super::columns::Columns;
 use crate::error::{Error, Result};
 use crate::event::StoredEvent;
 use crate::store::{PayloadType, Store};
@@ -146,29 +146,9 @@ async fn commit_group(
         new_streams.extend_from_slice(&b.new_streams);
         new_schools.extend(std::iter::repeat_n(b.head, b.new_streams.len()));
     }
-    let n: usize = group.iter().map(|b| b.rows.len()).sum();
-    let (mut school, mut k, mut id, mut stream, mut version) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut kind, mut at, mut body, mut meta) =
-        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    for b in group {
-        for (i, e) in b.rows.iter().enumerate() {
-            school.push(b.head);
-            k.push(i as i64 + 1);
-            id.push(e.id);
-            stream.push(e.stream);
-            version.push(e.version);
-            kind.push(e.event_type.as_str());
-            at.push(DateTime::<Utc>::from_timestamp_micros(e.recorded_at_us).unwrap_or_default());
-            body.push(e.payload.as_bytes());
-            meta.push(e.metadata.as_str());
-        }
-    }
+    let mut c = Columns::with_capacity(group.iter().map(|b| b.rows.len()).sum());
+    group.iter().flat_map(|b| b.rows.iter()).for_each(|e| c.push(e));
+    let k: Vec<i64> = group.iter().flat_map(|b| 1..=b.rows.len() as i64).collect();
     let sql = format!(
         "WITH req AS (SELECT * FROM unnest($1::int[], $2::bigint[], $3::uuid[]) AS q(school, n, owner)), \
          head AS (UPDATE school_heads h SET position = h.position + req.n, lease_until = now() + make_interval(secs => $4) \
@@ -189,15 +169,15 @@ async fn commit_group(
         .bind(counts)
         .bind(owners)
         .bind(lease_s)
-        .bind(school)
+        .bind(c.school)
         .bind(k)
-        .bind(id)
-        .bind(stream)
-        .bind(version)
-        .bind(kind)
-        .bind(at)
-        .bind(body)
-        .bind(meta)
+        .bind(c.id)
+        .bind(c.stream)
+        .bind(c.version)
+        .bind(c.event_type)
+        .bind(c.recorded_at)
+        .bind(c.payload)
+        .bind(c.metadata)
         .bind(new_streams)
         .bind(new_schools)
         .fetch_all(pool)

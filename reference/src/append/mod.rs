@@ -7,6 +7,7 @@
 //! | `batched` | single log | one [`Transactor`] over the whole log, group-committing many commands per transaction |
 //! | `per-school` | partitioned | one [`Transactor`] per school, sharing a connection pool |
 
+mod columns;
 mod lanes;
 mod rill;
 mod rows;

@@ -18,8 +18,9 @@
 //! loop's queues bounded to about 8k appends: per-school 18.5k events/s against 126k for the raw
 //! COPY (`results/baseline/20261127T090540Z`; the steps and a profile are in `results/append.md`).
 
-use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+
+use super::columns::Columns;
 
 use crate::error::{Error, Result};
 use crate::event::StoredEvent;
@@ -54,27 +55,8 @@ impl RowWriter {
 }
 
 async fn unnest(conn: &mut PgConnection, payload: PayloadType, rows: &[(StoredEvent, i64)]) -> Result<()> {
-    let n = rows.len();
-    let (mut school, mut position, mut id, mut stream, mut version) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut kind, mut at, mut body, mut meta) =
-        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    for (e, p) in rows {
-        school.push(e.school);
-        position.push(*p);
-        id.push(e.id);
-        stream.push(e.stream);
-        version.push(e.version);
-        kind.push(e.event_type.as_str());
-        at.push(DateTime::<Utc>::from_timestamp_micros(e.recorded_at_us).unwrap_or_default());
-        body.push(e.payload.as_bytes());
-        meta.push(e.metadata.as_str());
-    }
+    let c = Columns::of(rows);
+    let position: Vec<i64> = rows.iter().map(|(_, p)| *p).collect();
     let payload_expr = payload.from_bytea("p");
     let sql = format!(
         "INSERT INTO events (school, position, id, stream, version, event_type, recorded_at, payload, metadata) \
@@ -83,15 +65,15 @@ async fn unnest(conn: &mut PgConnection, payload: PayloadType, rows: &[(StoredEv
          AS r(s, pos, i, st, v, t, a, p, m)"
     );
     sqlx::query(&sql)
-        .bind(school)
+        .bind(c.school)
         .bind(position)
-        .bind(id)
-        .bind(stream)
-        .bind(version)
-        .bind(kind)
-        .bind(at)
-        .bind(body)
-        .bind(meta)
+        .bind(c.id)
+        .bind(c.stream)
+        .bind(c.version)
+        .bind(c.event_type)
+        .bind(c.recorded_at)
+        .bind(c.payload)
+        .bind(c.metadata)
         .execute(conn)
         .await
         .map_err(Error::db("inserting a batch"))?;
@@ -114,20 +96,7 @@ pub(crate) async fn commit_one_statement(
 ) -> Result<Option<Vec<i64>>> {
     let n = rows.len();
     let (new_streams, new_schools): (Vec<uuid::Uuid>, Vec<i32>) = register.iter().copied().unzip();
-    let (mut school, mut id, mut stream, mut version) =
-        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut kind, mut at, mut body, mut meta) =
-        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    for (e, _) in rows {
-        school.push(e.school);
-        id.push(e.id);
-        stream.push(e.stream);
-        version.push(e.version);
-        kind.push(e.event_type.as_str());
-        at.push(DateTime::<Utc>::from_timestamp_micros(e.recorded_at_us).unwrap_or_default());
-        body.push(e.payload.as_bytes());
-        meta.push(e.metadata.as_str());
-    }
+    let c = Columns::of(rows);
     let sql = format!(
         "WITH head AS (UPDATE school_heads SET position = position + $1, lease_until = now() + make_interval(secs => $2) \
                        WHERE school = $3 AND owner = $4 RETURNING position - $1 AS base), \
@@ -144,14 +113,14 @@ pub(crate) async fn commit_one_statement(
         .bind(lease_s)
         .bind(head)
         .bind(owner)
-        .bind(school)
-        .bind(id)
-        .bind(stream)
-        .bind(version)
-        .bind(kind)
-        .bind(at)
-        .bind(body)
-        .bind(meta)
+        .bind(c.school)
+        .bind(c.id)
+        .bind(c.stream)
+        .bind(c.version)
+        .bind(c.event_type)
+        .bind(c.recorded_at)
+        .bind(c.payload)
+        .bind(c.metadata)
         .bind(new_streams)
         .bind(new_schools)
         .fetch_all(pool)
