@@ -114,6 +114,25 @@ impl Error {
         matches!(self, Self::Conflict { .. })
     }
 
+    /// What went wrong without the particulars (which stream, which version), so failures
+    /// can be counted by kind: every conflict is one kind, each broken rule another.
+    pub fn kind(&self) -> String {
+        match self {
+            Self::Conflict { .. } => "conflict".into(),
+            Self::UnknownSchool { .. } => "unknown school".into(),
+            Self::PayloadTooLarge { .. } => "payload too large".into(),
+            Self::WrongSchool { .. } => "stream of another school".into(),
+            Self::OwnershipLost { .. } => "ownership lost".into(),
+            Self::Rejected { rule } => format!("command rejected: {rule}"),
+            Self::UnknownEventType { .. } => "unknown event type".into(),
+            Self::Decode { .. } => "does not decode".into(),
+            Self::BatchFailed { .. } => "batch failed".into(),
+            Self::WriterStopped { .. } => "writer stopped".into(),
+            Self::Database { action, .. } => (*action).into(),
+            Self::Migrate { .. } => "applying the schema".into(),
+        }
+    }
+
     pub(crate) fn db(action: &'static str) -> impl FnOnce(sqlx::Error) -> Self {
         move |source| Self::Database { action, source }
     }
@@ -121,3 +140,20 @@ impl Error {
 
 /// The reference implementation's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::Error;
+
+    #[test]
+    fn a_kind_leaves_out_the_particulars() {
+        let conflict = |n: u128, expected, actual| Error::Conflict { stream: Uuid::from_u128(n), expected, actual };
+        assert_eq!(conflict(0xfd8c_5b17, 1, 0).kind(), conflict(0xab, 7, 9).kind());
+        let rule = |r: &str| Error::Rejected { rule: r.into() };
+        assert_eq!(rule("a finished test takes no answers").kind(), rule("a finished test takes no answers").kind());
+        assert_ne!(rule("a finished test takes no answers").kind(), rule("an answer must follow an assignment").kind());
+        assert_ne!(conflict(1, 1, 0).kind(), Error::UnknownSchool { school: 1 }.kind());
+    }
+}

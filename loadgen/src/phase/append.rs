@@ -166,11 +166,8 @@ struct Failures(Arc<std::sync::Mutex<BTreeMap<String, (u64, String)>>>);
 
 impl Failures {
     fn add(&self, e: &stroom_reference::Error) {
-        let text = e.to_string();
-        // The kind is the message up to its first number or id.
-        let kind: String = text.split(|c: char| c.is_ascii_digit()).next().unwrap_or(&text).chars().take(80).collect();
         let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        seen.entry(kind).or_insert_with(|| (0, text.chars().take(200).collect())).0 += 1;
+        seen.entry(e.kind()).or_insert_with(|| (0, e.to_string().chars().take(200).collect())).0 += 1;
     }
 
     fn report(&self, strategy: &str) {
