@@ -27,7 +27,7 @@ pub struct NewEvent {
 }
 
 /// One event with its stream coordinates: the row the bulk paths write.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoredEvent {
     /// Unique within its school; retries reuse it for idempotency.
     pub id: Uuid,

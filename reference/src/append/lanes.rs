@@ -77,11 +77,11 @@ impl Lanes {
         &self,
         head: i32,
         owner: Uuid,
-        rows: &[(StoredEvent, i64)],
+        rows: Vec<StoredEvent>,
         new_streams: Vec<Uuid>,
     ) -> Result<Option<Vec<i64>>> {
         let (reply, answer) = oneshot::channel();
-        let batch = Batch { head, owner, rows: rows.iter().map(|(e, _)| e.clone()).collect(), new_streams, reply };
+        let batch = Batch { head, owner, rows, new_streams, reply };
         let stopped = || Error::WriterStopped { school: head };
         self.queue.send(batch).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?

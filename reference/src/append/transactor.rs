@@ -425,11 +425,14 @@ impl State {
     }
 
     /// Takes positions from the head (checking the lease), registers the new streams in
-    /// `register`, writes and commits.
+    /// `register`, writes and commits. Through lanes, the events are moved out of `rows`
+    /// (left empty): afterwards only the positions are read.
     async fn commit(&mut self, rows: &mut [(StoredEvent, i64)], register: &[(Uuid, School)]) -> Result<()> {
         if let Some(lanes) = &self.lanes {
             let new: Vec<Uuid> = register.iter().map(|(s, _)| *s).collect();
-            let given = lanes.commit(self.scope.head(), self.owner, rows, new).await?;
+            // The lane takes the events themselves; only their positions are needed back.
+            let events = rows.iter_mut().map(|(e, _)| std::mem::take(e)).collect();
+            let given = lanes.commit(self.scope.head(), self.owner, events, new).await?;
             let Some(positions) = given else {
                 let _ = self.acquire().await;
                 return Err(Error::OwnershipLost { school: self.scope.head() });
