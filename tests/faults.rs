@@ -91,6 +91,33 @@ async fn a_role_that_may_not_create_schemas_is_one_line_with_the_fix() {
     assert!(no_files_under(&results), "a failed run left files in {}", results.display());
 }
 
+#[tokio::test]
+async fn a_role_that_may_not_checkpoint_is_told_once_and_the_run_goes_on() {
+    let db = TestDatabase::create().await;
+    let mut conn = sqlx::PgConnection::connect_with(&db.options).await.unwrap();
+    let role = format!("stroom_writer_{}", std::process::id());
+    sqlx::query(&format!("CREATE ROLE {role} LOGIN")).execute(&mut conn).await.unwrap();
+    sqlx::query(&format!("GRANT CREATE ON DATABASE \"{}\" TO {role}", db.name)).execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    let url = db.options.clone().username(&role).password("");
+    let url = sqlx::ConnectOptions::to_url_lossy(&url).to_string();
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.toml");
+    let text = "name = \"s\"\n[population]\nschools = 2\nstudents = 200\nevents_per_school_day = 200000\n\
+                [load]\nevents = 2000\n[calibrate]\nrows = 1000\nrepetitions = 2\n\
+                [append]\nstrategies = [\"per-school\"]\nwriters = [2]\nduration_s = 1\nwarmup_s = 0\nrepetitions = 2\n";
+    std::fs::write(&path, text).unwrap();
+    let results = dir.path().join("results");
+    let out =
+        stroom(&["run", path.to_str().unwrap(), "--database-url", &url, "--results", results.to_str().unwrap()], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let told: Vec<&str> = stderr.lines().filter(|l| l.contains("cannot checkpoint between steps")).collect();
+    assert_eq!(told.len(), 1, "{stderr}");
+    assert!(told[0].contains("pg_checkpoint"), "{}", told[0]);
+}
+
 #[test]
 fn a_full_database_disk_is_named_as_such() {
     let Some(disk) = mount_or_explain(120) else { return };

@@ -16,7 +16,7 @@ use stroom_reference::{Append, Appender, Schema, Strategy, TransactorConfig};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use super::feed::Feed;
-use super::{all_schools, generator_config};
+use super::{all_schools, generator_config, settle};
 use crate::error::Result;
 use crate::figures::{Figure, Figures};
 use crate::latency::{aggregate, Recorded, Sample};
@@ -61,6 +61,7 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mu
         for &writers in &plan.writers {
             let mut rates = Vec::new();
             for rep in 1..=plan.repetitions {
+                settle(&store).await;
                 let progress = Progress::phase(&format!(
                     "append {name}: closed loop, {writers} writers, repetition {rep}/{}",
                     plan.repetitions
@@ -86,6 +87,7 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mu
         if plan.open_strategies.contains(&strategy) {
             for (i, &rate) in plan.open_rates.iter().enumerate() {
                 let label = rate.label();
+                settle(&store).await;
                 let progress = Progress::phase(&format!("append {name}: open loop, {rate}"));
                 let started = SystemTime::now();
                 let (recorded, saturated) = open_loop(

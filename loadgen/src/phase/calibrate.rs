@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use stroom_reference::{Store, StoredEvent};
 
-use super::{all_schools, generator_config};
+use super::{all_schools, generator_config, settle};
 use crate::error::Result;
 use crate::figures::{Figure, Figures};
 use crate::generator::Generator;
@@ -37,6 +37,7 @@ pub async fn run(
     let mut copy_in_arrival = Vec::new();
     for rep in 1..=plan.repetitions {
         store.truncate().await?;
+        settle(&store).await;
         let progress = Progress::phase(&format!("calibrate: COPY in, repetition {rep}/{}", plan.repetitions));
         let started = Instant::now();
         store.raw_copy_in(&rows).await?;
@@ -45,6 +46,7 @@ pub async fn run(
         copy_in.push(rows.len() as f64 / secs);
 
         store.truncate().await?;
+        settle(&store).await;
         let progress =
             Progress::phase(&format!("calibrate: COPY in, arrival order, repetition {rep}/{}", plan.repetitions));
         let started = Instant::now();

@@ -5,6 +5,9 @@ pub mod calibrate;
 pub mod feed;
 pub mod live;
 pub mod replay;
+mod settle;
+
+pub use settle::settle;
 
 use crate::generator::{Generator, GeneratorConfig};
 use crate::scenario::Scenario;

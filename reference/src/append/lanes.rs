@@ -42,9 +42,11 @@ impl Lanes {
         let (queue, rx) = mpsc::channel::<Batch>(4096);
         let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
         // Lanes get connections of their own, so transactors' reads never starve commits.
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(lanes.max(1) as u32)
-            .connect_lazy_with((*store.pool().connect_options()).clone());
+        // Their statement inserts through the partitioned parent (rows are routed as they are
+        // executed, so nothing is pruned when planning) and updates unpartitioned tables, so a
+        // cached generic plan serves it as well as a custom one and saves planning it each time.
+        let options = (*store.pool().connect_options()).clone().options([("plan_cache_mode", "auto")]);
+        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(lanes.max(1) as u32).connect_lazy_with(options);
         for _ in 0..lanes.max(1) {
             let (store, rx, pool) = (store.clone(), rx.clone(), pool.clone());
             tokio::spawn(async move {
