@@ -28,7 +28,6 @@
 use sqlx::PgConnection;
 
 use super::columns::Columns;
-
 use crate::error::{Error, Result};
 use crate::event::StoredEvent;
 use crate::store::{copy_events, PayloadType};
