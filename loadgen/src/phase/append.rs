@@ -51,7 +51,11 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mu
         };
         let store = fresh_store(url, &format!("append_{name}"), schema, connections).await?;
         store.add_schools(&schools).await?;
-        let config = TransactorConfig { writer: plan.row_writer, ..TransactorConfig::default() };
+        let config = TransactorConfig {
+            writer: plan.row_writer,
+            commit_lanes: plan.commit_lanes,
+            ..TransactorConfig::default()
+        };
         let appender = Appender::start(strategy, &store, config).await?;
         let mut feed = Feed::start(generator_config(scenario, 1));
 

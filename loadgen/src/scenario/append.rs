@@ -1,7 +1,7 @@
 //! The `[append]` section: closed-loop sweeps and open-loop arrivals per strategy.
 
 use serde::Deserialize;
-use stroom_reference::append::RowWriter;
+use stroom_reference::append::{default_commit_lanes, RowWriter};
 use stroom_reference::Strategy;
 use toml::Spanned;
 
@@ -36,6 +36,8 @@ pub struct AppendPlan {
     /// How transactors write a batch: `unnest` (one statement) or `copy` (a transaction).
     #[serde(serialize_with = "ser_writer")]
     pub row_writer: RowWriter,
+    /// Per-school: statements committing at once (default: one per core of this machine).
+    pub commit_lanes: usize,
 }
 
 /// An open-loop arrival schedule, in events/s.
@@ -121,6 +123,7 @@ pub(super) struct RawAppend {
     warmup_s: Option<Spanned<f64>>,
     repetitions: Option<Spanned<u32>>,
     row_writer: Option<Spanned<String>>,
+    commit_lanes: Option<Spanned<usize>>,
     open: Option<RawOpen>,
 }
 
@@ -236,6 +239,10 @@ pub(super) fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan>
             }
         },
     };
+    let commit_lanes = value(&a.commit_lanes, default_commit_lanes());
+    if commit_lanes == 0 {
+        return Err(p.at(span(&a.commit_lanes), "append.commit_lanes", "must be at least 1"));
+    }
     Ok(AppendPlan {
         strategies,
         writers,
@@ -247,6 +254,7 @@ pub(super) fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan>
         open_users,
         open_strategies,
         row_writer,
+        commit_lanes,
     })
 }
 

@@ -496,6 +496,15 @@ mod tests {
     }
 
     #[test]
+    fn commit_lanes_default_to_the_cores_and_must_be_at_least_one() {
+        let append = format!("{GOOD}[append]\nstrategies = [\"per-school\"]\n");
+        let plan = |text: &str| Scenario::parse(Path::new("s.toml"), text).unwrap().append.unwrap();
+        assert_eq!(plan(&append).commit_lanes, stroom_reference::append::default_commit_lanes());
+        assert_eq!(plan(&format!("{append}commit_lanes = 3\n")).commit_lanes, 3);
+        assert_eq!(err(&format!("{append}commit_lanes = 0\n")), "s.toml:9: append.commit_lanes: must be at least 1");
+    }
+
+    #[test]
     fn a_live_window_must_be_long_enough_and_stay_in_the_day() {
         let text = format!("{GOOD}[live]\nspeedup = 3600\nhours = 1\n");
         assert_eq!(

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 pub use lanes::Lanes;
 pub use rows::RowWriter;
-pub use transactor::{Transactor, TransactorConfig};
+pub use transactor::{default_commit_lanes, Transactor, TransactorConfig};
 
 use crate::error::{Error, Result};
 use crate::event::{NewEvent, School, MAX_PAYLOAD_BYTES};

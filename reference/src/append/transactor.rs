@@ -31,7 +31,8 @@ pub struct TransactorConfig {
     /// How rows reach the server.
     pub writer: RowWriter,
     /// Per-school: commit lanes shared by all transactors (group commit across schools);
-    /// 0 makes every transactor commit alone. Used with the `unnest` writer.
+    /// 0 makes every transactor commit alone. Used with the `unnest` writer. Defaults to
+    /// [`default_commit_lanes`].
     pub commit_lanes: usize,
 }
 
@@ -42,9 +43,25 @@ impl Default for TransactorConfig {
             queue_depth: 1024,
             lease: Duration::from_secs(30),
             writer: RowWriter::default(),
-            commit_lanes: 4,
+            commit_lanes: default_commit_lanes(),
         }
     }
+}
+
+/// One commit lane per core of this machine (1 to 16), as for a server on the same host.
+///
+/// Statements in flight beyond the server's cores only contend with each other, and each is
+/// smaller, so it costs more per event. Per-school on the 250-school population, 2 cores,
+/// back to back (closed loop at 16384 writers; open loop 1000 → 30000 events/s, 8192 users,
+/// the rate up to which p99 stayed under 50 ms):
+///
+/// | lanes | closed loop | p99 < 50 ms up to |
+/// |---:|---:|---:|
+/// | 1 | – | 22.8k events/s |
+/// | 2 | 49.1k, 53.4k events/s | 26.4k, 26.4k events/s |
+/// | 4 | 46.3k, 52.0k events/s | 19.1k, 15.5k events/s |
+pub fn default_commit_lanes() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 16)
 }
 
 /// What a transactor owns.
