@@ -65,7 +65,7 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mu
         for &writers in &plan.writers {
             let mut rates = Vec::new();
             for rep in 1..=plan.repetitions {
-                settle(&store).await;
+                settle(&store).await?;
                 let progress = Progress::phase(&format!(
                     "append {name}: closed loop, {writers} writers, repetition {rep}/{}",
                     plan.repetitions
@@ -91,7 +91,7 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mu
         if plan.open_strategies.contains(&strategy) {
             for (i, &rate) in plan.open_rates.iter().enumerate() {
                 let label = rate.label();
-                settle(&store).await;
+                settle(&store).await?;
                 let progress = Progress::phase(&format!("append {name}: open loop, {rate}"));
                 let started = SystemTime::now();
                 let (recorded, saturated) = open_loop(

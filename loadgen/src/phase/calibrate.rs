@@ -37,7 +37,7 @@ pub async fn run(
     let mut copy_in_arrival = Vec::new();
     for rep in 1..=plan.repetitions {
         store.truncate().await?;
-        settle(&store).await;
+        settle(&store).await?;
         let progress = Progress::phase(&format!("calibrate: COPY in, repetition {rep}/{}", plan.repetitions));
         let started = Instant::now();
         store.raw_copy_in(&rows).await?;
@@ -46,7 +46,7 @@ pub async fn run(
         copy_in.push(rows.len() as f64 / secs);
 
         store.truncate().await?;
-        settle(&store).await;
+        settle(&store).await?;
         let progress =
             Progress::phase(&format!("calibrate: COPY in, arrival order, repetition {rep}/{}", plan.repetitions));
         let started = Instant::now();

@@ -10,26 +10,34 @@
 //! first: the durable cost right after a checkpoint, the same for every step.
 //!
 //! `CHECKPOINT` needs superuser or `pg_checkpoint`; a role without either is told once and the
-//! run goes on unsettled.
+//! run goes on unsettled. Any other failure (a lost connection, a full disk) ends the run.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use stroom_reference::Store;
 
+use crate::error::{Error, Result};
 use crate::progress::note;
 
 static REFUSED: AtomicBool = AtomicBool::new(false);
 
-/// Runs `CHECKPOINT` on `store`'s server; a refusal is noted once and otherwise ignored.
-pub async fn settle(store: &Store) {
+/// SQLSTATE `insufficient_privilege`.
+const INSUFFICIENT_PRIVILEGE: &str = "42501";
+
+/// Runs `CHECKPOINT` on `store`'s server; a refusal for want of privilege is noted once and
+/// otherwise ignored.
+pub async fn settle(store: &Store) -> Result<()> {
     if REFUSED.load(Ordering::Relaxed) {
-        return;
+        return Ok(());
     }
-    if let Err(e) = sqlx::query("CHECKPOINT").execute(store.pool()).await {
-        if !REFUSED.swap(true, Ordering::Relaxed) {
-            note(format_args!(
-                "cannot checkpoint between steps ({e}); steps may pay for each other's writes (GRANT pg_checkpoint TO <role>)"
-            ));
-        }
+    let Err(e) = sqlx::query("CHECKPOINT").execute(store.pool()).await else { return Ok(()) };
+    if e.as_database_error().and_then(|d| d.code()).is_none_or(|c| c != INSUFFICIENT_PRIVILEGE) {
+        return Err(Error::Database { action: "checkpointing before a measured step", source: e });
     }
+    if !REFUSED.swap(true, Ordering::Relaxed) {
+        note(format_args!(
+            "cannot checkpoint between steps ({e}); steps may pay for each other's writes (GRANT pg_checkpoint TO <role>)"
+        ));
+    }
+    Ok(())
 }
