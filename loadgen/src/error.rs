@@ -66,3 +66,8 @@ pub enum Error {
 
 /// loadgen's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Whether the server refused `e` for want of a privilege (SQLSTATE `42501`).
+pub fn is_permission_denied(e: &sqlx::Error) -> bool {
+    e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "42501")
+}

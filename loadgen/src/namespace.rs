@@ -7,7 +7,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 use stroom_reference::{Schema, Store};
 
-use crate::error::{Error, Result};
+use crate::error::{is_permission_denied, Error, Result};
 
 /// Opens an empty store in namespace `stroom_<name>` with a pool of `connections`.
 pub async fn fresh_store(url: &str, name: &str, schema: Schema, connections: u32) -> Result<Store> {
@@ -16,8 +16,7 @@ pub async fn fresh_store(url: &str, name: &str, schema: Schema, connections: u32
     let mut conn = base.connect().await.map_err(Error::Connect)?;
     for sql in [format!("DROP SCHEMA IF EXISTS {namespace} CASCADE"), format!("CREATE SCHEMA {namespace}")] {
         sqlx::query(&sql).execute(&mut conn).await.map_err(|source| {
-            let denied = source.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "42501");
-            let action = if denied {
+            let action = if is_permission_denied(&source) {
                 "preparing a namespace (stroom's role must be allowed to create schemas: GRANT CREATE ON DATABASE …)"
             } else {
                 "preparing a namespace"

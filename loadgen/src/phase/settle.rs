@@ -16,13 +16,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use stroom_reference::Store;
 
-use crate::error::{Error, Result};
+use crate::error::{is_permission_denied, Error, Result};
 use crate::progress::note;
 
 static REFUSED: AtomicBool = AtomicBool::new(false);
-
-/// SQLSTATE `insufficient_privilege`.
-const INSUFFICIENT_PRIVILEGE: &str = "42501";
 
 /// Runs `CHECKPOINT` on `store`'s server; a refusal for want of privilege is noted once and
 /// otherwise ignored.
@@ -31,7 +28,7 @@ pub async fn settle(store: &Store) -> Result<()> {
         return Ok(());
     }
     let Err(e) = sqlx::query("CHECKPOINT").execute(store.pool()).await else { return Ok(()) };
-    if e.as_database_error().and_then(|d| d.code()).is_none_or(|c| c != INSUFFICIENT_PRIVILEGE) {
+    if !is_permission_denied(&e) {
         return Err(Error::Database { action: "checkpointing before a measured step", source: e });
     }
     if !REFUSED.swap(true, Ordering::Relaxed) {
