@@ -32,6 +32,7 @@ pub use generate::{generate, GenerateRequest, Generated, Until};
 pub use latency::{Recorded, Sample};
 pub use load::{backfill, Loaded};
 pub use namespace::fresh_store;
+pub use phase::settle;
 pub use plan::{plan, Plan};
 pub use progress::note;
 pub use result_file::{check_writable, write_run_dir, RunResult, RESULT_VERSION};
