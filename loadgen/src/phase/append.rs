@@ -9,9 +9,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use hdrhistogram::Histogram;
 use stroom_reference::{Append, Appender, Schema, Strategy, TransactorConfig};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
@@ -39,9 +40,10 @@ pub struct AppendOutcome {
 pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mut Figures) -> Result<AppendOutcome> {
     let mut outcome = AppendOutcome::default();
     let schools = all_schools(scenario);
-    let max_writers = plan.writers.iter().copied().max().unwrap_or(1).max(plan.open_users);
     for &strategy in &plan.strategies {
         let name = strategy.name();
+        let sweep = plan.writers_for(strategy);
+        let max_writers = sweep.iter().copied().max().unwrap_or(1).max(plan.open_users);
         let schema = Schema::new(strategy.layout(), scenario.payload).with_hash_partitions(scenario.hash_partitions);
         // rill and single hold a connection per writer; transactors share a few, since every
         // extra backend warms its own caches of partitions and shared buffers.
@@ -62,20 +64,23 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mu
         let mut best: Option<Figure> = None;
         let mut errors = 0u64;
         let failures = Failures::default();
-        for &writers in &plan.writers {
-            let mut rates = Vec::new();
+        for &writers in sweep {
+            let (mut rates, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new());
             for rep in 1..=plan.repetitions {
                 settle(&store).await?;
                 let progress = Progress::phase(&format!(
                     "append {name}: closed loop, {writers} writers, repetition {rep}/{}",
                     plan.repetitions
                 ));
-                let (events, failed) =
-                    closed_loop(&appender, &mut feed, writers, plan.warmup_s, plan.duration_s, &failures).await;
-                progress.done(events, plan.duration_s);
-                rates.push(events as f64 / plan.duration_s);
-                errors += failed;
+                let step = closed_loop(&appender, &mut feed, writers, plan.warmup_s, plan.duration_s, &failures).await;
+                progress.done(step.events, plan.duration_s);
+                rates.push(step.events as f64 / plan.duration_s);
+                p50.push(step.latency_ms(0.5));
+                p99.push(step.latency_ms(0.99));
+                errors += step.failed;
             }
+            figures.insert(format!("append.{name}.c{writers}.p50_ms"), Figure::from_repetitions("ms", p50));
+            figures.insert(format!("append.{name}.c{writers}.p99_ms"), Figure::from_repetitions("ms", p99));
             let figure = Figure::from_repetitions("events/s", rates);
             outcome.throughput.entry(name.to_string()).or_default().push((writers as f64, figure.value));
             if best.as_ref().is_none_or(|b| figure.value > b.value) {
@@ -187,7 +192,23 @@ fn owner(append: &Append, n: usize) -> usize {
     (append.stream.as_u64_pair().1 % n as u64) as usize
 }
 
-/// Returns (events acknowledged in the window, appends that failed).
+/// What one closed-loop step measured.
+struct ClosedStep {
+    /// Events acknowledged in the measured window.
+    events: u64,
+    /// Appends that failed.
+    failed: u64,
+    /// Time in the appender of the appends acknowledged in the window, in µs: at a closed
+    /// loop's throughput, what each writer waited for its acknowledgement.
+    latency: Histogram<u64>,
+}
+
+impl ClosedStep {
+    fn latency_ms(&self, quantile: f64) -> f64 {
+        self.latency.value_at_quantile(quantile) as f64 / 1000.0
+    }
+}
+
 async fn closed_loop(
     appender: &Appender,
     feed: &mut Feed,
@@ -195,11 +216,15 @@ async fn closed_loop(
     warmup_s: f64,
     duration_s: f64,
     failures: &Failures,
-) -> (u64, u64) {
+) -> ClosedStep {
     let start = Instant::now();
     let from = start + Duration::from_secs_f64(warmup_s);
     let until = from + Duration::from_secs_f64(duration_s);
     let (counted, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    // One histogram behind a lock: one per writer would take gigabytes at 100k writers, and
+    // a record is tens of nanoseconds against an append's milliseconds.
+    let latency =
+        Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds")));
     let mut queues = Vec::new();
     let mut tasks = Vec::new();
     // Appends waiting or in flight, over all writers: about 8k, or one per writer when there
@@ -213,11 +238,12 @@ async fn closed_loop(
     for _ in 0..writers {
         let (tx, mut rx) = mpsc::unbounded_channel::<(Append, OwnedSemaphorePermit)>();
         queues.push(tx);
-        let (appender, counted, failed, failures) =
-            (appender.clone(), counted.clone(), failed.clone(), failures.clone());
+        let (appender, counted, failed, failures, latency) =
+            (appender.clone(), counted.clone(), failed.clone(), failures.clone(), latency.clone());
         tasks.push(tokio::spawn(async move {
             while let Some((a, permit)) = rx.recv().await {
                 let n = a.events.len() as u64;
+                let started = Instant::now();
                 let result = appender.append(a).await;
                 drop(permit);
                 let now = Instant::now();
@@ -226,6 +252,8 @@ async fn closed_loop(
                     failed.fetch_add(1, Ordering::Relaxed);
                 } else if now >= from && now < until {
                     counted.fetch_add(n, Ordering::Relaxed);
+                    let us = now.duration_since(started).as_micros().max(1) as u64;
+                    latency.lock().unwrap_or_else(|p| p.into_inner()).saturating_record(us);
                 }
             }
         }));
@@ -242,7 +270,8 @@ async fn closed_loop(
     for t in tasks {
         let _ = t.await;
     }
-    (counted.load(Ordering::Relaxed), failed.load(Ordering::Relaxed))
+    let latency = latency.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    ClosedStep { events: counted.load(Ordering::Relaxed), failed: failed.load(Ordering::Relaxed), latency }
 }
 
 /// Dispatches on the `rate` schedule for the warm-up plus the measured window. Returns the

@@ -1,5 +1,7 @@
 //! The `[append]` section: closed-loop sweeps and open-loop arrivals per strategy.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use stroom_reference::append::{default_commit_lanes, RowWriter};
 use stroom_reference::Strategy;
@@ -16,8 +18,12 @@ pub struct AppendPlan {
     /// Strategies, in order.
     #[serde(serialize_with = "ser_strategies")]
     pub strategies: Vec<Strategy>,
-    /// Closed loop: concurrent writers to sweep over.
+    /// Closed loop: concurrent writers to sweep over, for strategies without a sweep of
+    /// their own in `writers_by_strategy`.
     pub writers: Vec<usize>,
+    /// Closed loop: sweeps for single strategies, by name, e.g. to push the group-committing
+    /// strategies to far more writers than rill can drain in a step.
+    pub writers_by_strategy: BTreeMap<String, Vec<usize>>,
     /// Closed loop: measured seconds per step.
     pub duration_s: f64,
     /// Seconds of warm-up excluded from every measurement.
@@ -38,6 +44,13 @@ pub struct AppendPlan {
     pub row_writer: RowWriter,
     /// Per-school: statements committing at once (default: one per core of this machine).
     pub commit_lanes: usize,
+}
+
+impl AppendPlan {
+    /// The closed-loop sweep for `strategy`: its own, or the shared `writers`.
+    pub fn writers_for(&self, strategy: Strategy) -> &[usize] {
+        self.writers_by_strategy.get(strategy.name()).unwrap_or(&self.writers)
+    }
 }
 
 /// An open-loop arrival schedule, in events/s.
@@ -119,6 +132,7 @@ impl std::fmt::Display for Arrival {
 pub(super) struct RawAppend {
     strategies: Spanned<Vec<String>>,
     writers: Option<Spanned<Vec<usize>>>,
+    writers_by_strategy: Option<Spanned<BTreeMap<String, Vec<usize>>>>,
     duration_s: Option<Spanned<f64>>,
     warmup_s: Option<Spanned<f64>>,
     repetitions: Option<Spanned<u32>>,
@@ -180,6 +194,24 @@ pub(super) fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan>
     let writers = value(&a.writers, vec![1, 4, 16]);
     if writers.is_empty() || writers.contains(&0) {
         return Err(p.at(span(&a.writers), "append.writers", "give one or more writer counts, each at least 1"));
+    }
+    let writers_by_strategy = value(&a.writers_by_strategy, BTreeMap::new());
+    for (name, sweep) in &writers_by_strategy {
+        let field = "append.writers_by_strategy";
+        if !strategies.iter().any(|s| s.name() == name) {
+            return Err(p.at(
+                span(&a.writers_by_strategy),
+                field,
+                format!("'{name}' is not one of append.strategies ({})", a.strategies.get_ref().join(", ")),
+            ));
+        }
+        if sweep.is_empty() || sweep.contains(&0) {
+            return Err(p.at(
+                span(&a.writers_by_strategy),
+                field,
+                format!("{name}: give one or more writer counts, each at least 1"),
+            ));
+        }
     }
     let duration_s = value(&a.duration_s, 5.0);
     if below(duration_s, MIN_APPEND_SECONDS) {
@@ -246,6 +278,7 @@ pub(super) fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan>
     Ok(AppendPlan {
         strategies,
         writers,
+        writers_by_strategy,
         duration_s,
         warmup_s,
         repetitions,

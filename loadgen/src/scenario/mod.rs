@@ -445,6 +445,8 @@ fn ser_handlers<S: serde::Serializer>(h: &Handlers, s: S) -> Result<S::Ok, S::Er
 
 #[cfg(test)]
 mod tests {
+    use stroom_reference::Strategy;
+
     use super::*;
 
     const GOOD: &str = "name = \"t\"\n[population]\nschools = 3\n[load]\nevents = 100\n[calibrate]\n";
@@ -502,6 +504,23 @@ mod tests {
         assert_eq!(plan(&append).commit_lanes, stroom_reference::append::default_commit_lanes());
         assert_eq!(plan(&format!("{append}commit_lanes = 3\n")).commit_lanes, 3);
         assert_eq!(err(&format!("{append}commit_lanes = 0\n")), "s.toml:9: append.commit_lanes: must be at least 1");
+    }
+
+    #[test]
+    fn a_strategy_may_sweep_writers_of_its_own() {
+        let append = format!("{GOOD}[append]\nstrategies = [\"rill\", \"per-school\"]\nwriters = [1, 4]\n");
+        let plan = |text: &str| Scenario::parse(Path::new("s.toml"), text).unwrap().append.unwrap();
+        let own = plan(&format!("{append}[append.writers_by_strategy]\nper-school = [4, 64]\n"));
+        assert_eq!(own.writers_for(Strategy::PerSchool), &[4, 64]);
+        assert_eq!(own.writers_for(Strategy::Rill), &[1, 4]);
+        assert_eq!(
+            err(&format!("{append}[append.writers_by_strategy]\nbatched = [4]\n")),
+            "s.toml:10: append.writers_by_strategy: 'batched' is not one of append.strategies (rill, per-school)"
+        );
+        assert_eq!(
+            err(&format!("{append}[append.writers_by_strategy]\nrill = [0]\n")),
+            "s.toml:10: append.writers_by_strategy: rill: give one or more writer counts, each at least 1"
+        );
     }
 
     #[test]
