@@ -83,6 +83,7 @@ pub const RECORDED_SETTINGS: &[&str] = &[
     "full_page_writes",
     "wal_level",
     "shared_buffers",
+    "huge_pages",
     "effective_cache_size",
     "work_mem",
     "maintenance_work_mem",

@@ -21,6 +21,11 @@ pub struct Environment {
     pub profile: String,
     /// Effective server settings, read back from the server (includes `server_version`).
     pub settings: BTreeMap<String, String>,
+    /// Huge pages the kernel had reserved (`HugePages_Total` × `Hugepagesize`), in bytes. A
+    /// server with `huge_pages = try` (the default) maps its shared buffers on them when enough
+    /// are free; per-school appends ran about 9% faster with them here. 0 in older results.
+    #[serde(default)]
+    pub huge_pages_bytes: u64,
 }
 
 impl Environment {
@@ -34,8 +39,21 @@ impl Environment {
             database,
             profile,
             settings,
+            huge_pages_bytes: huge_pages_bytes(),
         }
     }
+}
+
+fn huge_pages_bytes() -> u64 {
+    let Ok(info) = std::fs::read_to_string("/proc/meminfo") else { return 0 };
+    let field = |name: &str| {
+        info.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field("HugePages_Total:") * field("Hugepagesize:") * 1024
 }
 
 fn git_commit() -> String {
