@@ -23,7 +23,7 @@ pub struct Environment {
     pub settings: BTreeMap<String, String>,
     /// Huge pages the kernel had reserved (`HugePages_Total` × `Hugepagesize`), in bytes. A
     /// server with `huge_pages = try` (the default) maps its shared buffers on them when enough
-    /// are free; per-school appends ran about 9% faster with them here. 0 in older results.
+    /// are free; per-school appends ran about 7% faster with them here. 0 in older results.
     #[serde(default)]
     pub huge_pages_bytes: u64,
 }
