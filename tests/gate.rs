@@ -25,6 +25,8 @@ strategies = ["single", "per-school"]
 writers = [1, 4]
 duration_s = 1
 warmup_s = 0.2
+[append.writers_by_strategy]
+per-school = [2, 8]
 [append.open]
 rates = [100]
 duration_s = 1
@@ -71,6 +73,14 @@ fn assert_matches_schema(path: &Path) {
     ] {
         assert!(result["figures"].get(figure).is_some(), "{figure} missing from {}", path.display());
     }
+    // Per-school sweeps its own writer counts, single the shared ones; each step has latencies.
+    for figure in ["append.per-school.c8.events_per_s", "append.per-school.c2.p99_ms", "append.single.c4.p50_ms"] {
+        assert!(result["figures"].get(figure).is_some(), "{figure} missing from {}", path.display());
+    }
+    for figure in ["append.per-school.c4.events_per_s", "append.single.c8.events_per_s"] {
+        assert!(result["figures"].get(figure).is_none(), "{figure} should not be in {}", path.display());
+    }
+    assert!(result["environment"]["huge_pages_bytes"].is_u64(), "{} lacks huge_pages_bytes", path.display());
 }
 
 #[tokio::test]
