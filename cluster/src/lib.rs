@@ -20,4 +20,4 @@ pub use cluster::{Cluster, ClusterOptions};
 pub use database::{redact, Database, Source};
 pub use error::{Error, Result};
 pub use owner::USER_ENV;
-pub use profile::{effective_settings, machine_memory_bytes, Profile, RECORDED_SETTINGS};
+pub use profile::{effective_settings, machine_memory_bytes, meminfo_kb, Profile, RECORDED_SETTINGS};

@@ -111,14 +111,15 @@ pub async fn effective_settings(pool: &sqlx::PgPool) -> Result<BTreeMap<String, 
 
 /// Total memory of this machine, from /proc/meminfo; 4 GiB if it cannot be read.
 pub fn machine_memory_bytes() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("MemTotal:"))?;
-            let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-            Some(kb * 1024)
-        })
-        .unwrap_or(4 << 30)
+    meminfo_kb("MemTotal:").map_or(4 << 30, |kb| kb * 1024)
+}
+
+/// One `/proc/meminfo` field (`"MemTotal:"`, `"HugePages_Total:"`, …): its number, which is
+/// kB for sizes and a count for page counts; `None` if it cannot be read.
+pub fn meminfo_kb(field: &str) -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 #[cfg(test)]

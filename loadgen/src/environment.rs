@@ -45,14 +45,7 @@ impl Environment {
 }
 
 fn huge_pages_bytes() -> u64 {
-    let Ok(info) = std::fs::read_to_string("/proc/meminfo") else { return 0 };
-    let field = |name: &str| {
-        info.lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
+    let field = |name| stroom_cluster::meminfo_kb(name).unwrap_or(0);
     field("HugePages_Total:") * field("Hugepagesize:") * 1024
 }
 

@@ -20,7 +20,7 @@ use super::feed::Feed;
 use super::{all_schools, generator_config, settle};
 use crate::error::Result;
 use crate::figures::{Figure, Figures};
-use crate::latency::{aggregate, Recorded, Sample};
+use crate::latency::{aggregate, histogram, Recorded, Sample};
 use crate::namespace::fresh_store;
 use crate::progress::{note, Progress};
 use crate::scenario::{AppendPlan, Arrival, Scenario};
@@ -223,8 +223,7 @@ async fn closed_loop(
     let (counted, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     // One histogram behind a lock: one per writer would take gigabytes at 100k writers, and
     // a record is tens of nanoseconds against an append's milliseconds.
-    let latency =
-        Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds")));
+    let latency = Arc::new(Mutex::new(histogram()));
     let mut queues = Vec::new();
     let mut tasks = Vec::new();
     // Appends waiting or in flight, over all writers: about 8k, or one per writer when there
