@@ -13,6 +13,8 @@ use crate::generator::{Generator, GeneratorConfig};
 pub struct Feed {
     rx: mpsc::Receiver<Append>,
     thread: Option<JoinHandle<()>>,
+    /// The first append, taken by [`Feed::ready`] before any clock starts.
+    first: Option<Append>,
 }
 
 impl Feed {
@@ -36,11 +38,25 @@ impl Feed {
                 }
             })
             .expect("spawn the feed thread");
-        Self { rx, thread: Some(thread) }
+        Self { rx, thread: Some(thread), first: None }
+    }
+
+    /// Waits until the first day is generated, so a measured step does not wait for it.
+    pub async fn ready(&mut self) {
+        if self.first.is_none() {
+            self.first = Some(self.recv().await);
+        }
     }
 
     /// The next append.
     pub async fn next(&mut self) -> Append {
+        match self.first.take() {
+            Some(a) => a,
+            None => self.recv().await,
+        }
+    }
+
+    async fn recv(&mut self) -> Append {
         self.rx.recv().await.expect("the feed thread runs until the feed is dropped")
     }
 }
