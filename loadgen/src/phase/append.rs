@@ -8,19 +8,19 @@
 //! Each stream belongs to one writer (or virtual user), so its appends stay in order.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use hdrhistogram::Histogram;
 use stroom_reference::{Append, Appender, Schema, Store, Strategy, TransactorConfig};
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::mpsc;
 
+use super::closed_loop::closed_loop;
 use super::feed::Feed;
 use super::{all_schools, generator_config, settle};
 use crate::error::Result;
 use crate::figures::{Figure, Figures};
-use crate::latency::{aggregate, histogram, Recorded, Sample};
+use crate::latency::{aggregate, Recorded, Sample};
 use crate::namespace::fresh_store;
 use crate::progress::{note, Progress};
 use crate::scenario::{AppendPlan, Arrival, Scenario};
@@ -193,10 +193,10 @@ pub(super) fn record_open(figures: &mut Figures, prefix: &str, r: &Recorded, dur
 
 /// Counts failed appends by kind, so a run says what went wrong, not only how often.
 #[derive(Debug, Clone, Default)]
-struct Failures(Arc<std::sync::Mutex<BTreeMap<String, (u64, String)>>>);
+pub(super) struct Failures(Arc<std::sync::Mutex<BTreeMap<String, (u64, String)>>>);
 
 impl Failures {
-    fn add(&self, e: &stroom_reference::Error) {
+    pub(super) fn add(&self, e: &stroom_reference::Error) {
         let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
         seen.entry(e.kind()).or_insert_with(|| (0, e.to_string().chars().take(200).collect())).0 += 1;
     }
@@ -210,87 +210,6 @@ impl Failures {
 
 fn owner(append: &Append, n: usize) -> usize {
     (append.stream.as_u64_pair().1 % n as u64) as usize
-}
-
-/// What one closed-loop step measured.
-struct ClosedStep {
-    /// Events acknowledged in the measured window.
-    events: u64,
-    /// Appends that failed.
-    failed: u64,
-    /// Time in the appender of the appends acknowledged in the window, in µs: at a closed
-    /// loop's throughput, what each writer waited for its acknowledgement.
-    latency: Histogram<u64>,
-}
-
-impl ClosedStep {
-    fn latency_ms(&self, quantile: f64) -> f64 {
-        self.latency.value_at_quantile(quantile) as f64 / 1000.0
-    }
-}
-
-async fn closed_loop(
-    appender: &Appender,
-    feed: &mut Feed,
-    writers: usize,
-    warmup_s: f64,
-    duration_s: f64,
-    failures: &Failures,
-) -> ClosedStep {
-    let start = Instant::now();
-    let from = start + Duration::from_secs_f64(warmup_s);
-    let until = from + Duration::from_secs_f64(duration_s);
-    let (counted, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    // One histogram behind a lock: one per writer would take gigabytes at 100k writers, and
-    // a record is tens of nanoseconds against an append's milliseconds.
-    let latency = Arc::new(Mutex::new(histogram()));
-    let mut queues = Vec::new();
-    let mut tasks = Vec::new();
-    // Appends waiting or in flight, over all writers: about 8k, or one per writer when there
-    // are more. Bounded, since whatever is queued at the end must still be written before the
-    // next step (a slow strategy would otherwise spend minutes draining). The bound is shared,
-    // not per writer, so the dispatcher never waits on one busy writer's full queue while the
-    // others sit idle. With per-writer queues of two, per-school at 4096 writers committed 11
-    // events per lane statement and 16.8k events/s; with the shared bound, 65 and 41.9k (same
-    // machine, back to back).
-    let outstanding = Arc::new(Semaphore::new(8192.max(writers)));
-    for _ in 0..writers {
-        let (tx, mut rx) = mpsc::unbounded_channel::<(Append, OwnedSemaphorePermit)>();
-        queues.push(tx);
-        let (appender, counted, failed, failures, latency) =
-            (appender.clone(), counted.clone(), failed.clone(), failures.clone(), latency.clone());
-        tasks.push(tokio::spawn(async move {
-            while let Some((a, permit)) = rx.recv().await {
-                let n = a.events.len() as u64;
-                let started = Instant::now();
-                let result = appender.append(a).await;
-                drop(permit);
-                let now = Instant::now();
-                if let Err(e) = &result {
-                    failures.add(e);
-                    failed.fetch_add(1, Ordering::Relaxed);
-                } else if now >= from && now < until {
-                    counted.fetch_add(n, Ordering::Relaxed);
-                    let us = now.duration_since(started).as_micros().max(1) as u64;
-                    latency.lock().unwrap_or_else(|p| p.into_inner()).saturating_record(us);
-                }
-            }
-        }));
-    }
-    while Instant::now() < until {
-        let a = feed.next().await;
-        let k = owner(&a, writers);
-        let Ok(permit) = outstanding.clone().acquire_owned().await else { break };
-        if queues[k].send((a, permit)).is_err() {
-            break;
-        }
-    }
-    drop(queues);
-    for t in tasks {
-        let _ = t.await;
-    }
-    let latency = latency.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    ClosedStep { events: counted.load(Ordering::Relaxed), failed: failed.load(Ordering::Relaxed), latency }
 }
 
 /// Dispatches on the `rate` schedule for the warm-up plus the measured window. Returns the

@@ -2,6 +2,7 @@
 
 pub mod append;
 pub mod calibrate;
+mod closed_loop;
 pub mod feed;
 pub mod live;
 pub mod replay;

@@ -1,0 +1,110 @@
+//! One closed-loop step: up to C appends in flight, a new one starting as soon as one is
+//! acknowledged, each stream's appends in order.
+//!
+//! One task runs the whole loop. Appends in flight are futures in one `FuturesUnordered`;
+//! an append whose stream already has one in flight waits behind it, and any other waits for
+//! a free slot. So memory and work grow with the appends outstanding, not with C: before,
+//! each of C writers was a task with a channel of its own (about 1.8 GB at 262144 writers),
+//! and every append cost a channel hand-off, a semaphore permit and a task wake-up in the
+//! load generator, on the cores the system under test runs on.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use hdrhistogram::Histogram;
+use stroom_reference::{Append, Appender};
+use uuid::Uuid;
+
+use super::append::Failures;
+use super::feed::Feed;
+use crate::latency::histogram;
+
+/// What one closed-loop step measured.
+pub(super) struct ClosedStep {
+    /// Events acknowledged in the measured window.
+    pub events: u64,
+    /// Appends that failed.
+    pub failed: u64,
+    /// Time in the appender of the appends acknowledged in the window, in µs: at a closed
+    /// loop's throughput, what each writer waited for its acknowledgement.
+    pub latency: Histogram<u64>,
+}
+
+impl ClosedStep {
+    /// The latency at `quantile`, in milliseconds.
+    pub fn latency_ms(&self, quantile: f64) -> f64 {
+        self.latency.value_at_quantile(quantile) as f64 / 1000.0
+    }
+}
+
+/// Appends from `feed` with `writers` appends in flight at most, for a warm-up and then the
+/// measured window. When the window closes, appends not yet started are dropped (the next
+/// step starts on an empty store) and those in flight are awaited.
+pub(super) async fn closed_loop(
+    appender: &Appender,
+    feed: &mut Feed,
+    writers: usize,
+    warmup_s: f64,
+    duration_s: f64,
+    failures: &Failures,
+) -> ClosedStep {
+    let start = Instant::now();
+    let from = start + Duration::from_secs_f64(warmup_s);
+    let until = from + Duration::from_secs_f64(duration_s);
+    // Appends taken from the feed and not yet acknowledged: about 8k, or one per writer when
+    // there are more, as the C writers' queues had them before. With fewer, appends queued
+    // behind a few busy streams would leave slots idle.
+    let bound = 8192.max(writers);
+    let mut step = ClosedStep { events: 0, failed: 0, latency: histogram() };
+    let mut in_flight = FuturesUnordered::new();
+    let mut ready: VecDeque<Append> = VecDeque::new();
+    // Streams with an append ready or in flight, and the appends queued behind it.
+    let mut busy: HashMap<Uuid, VecDeque<Append>> = HashMap::new();
+    let mut waiting = 0usize;
+    let append = |a: Append| async move {
+        let (stream, n) = (a.stream, a.events.len() as u64);
+        let started = Instant::now();
+        let result = appender.append(a).await;
+        (stream, n, started, Instant::now(), result)
+    };
+    loop {
+        let open = Instant::now() < until;
+        while open && waiting + in_flight.len() < bound {
+            let a = feed.next().await;
+            waiting += 1;
+            match busy.entry(a.stream) {
+                Entry::Occupied(mut behind) => behind.get_mut().push_back(a),
+                Entry::Vacant(slot) => {
+                    slot.insert(VecDeque::new());
+                    ready.push_back(a);
+                }
+            }
+        }
+        while open && in_flight.len() < writers {
+            let Some(a) = ready.pop_front() else { break };
+            waiting -= 1;
+            in_flight.push(append(a));
+        }
+        let Some((stream, n, started, ended, result)) = in_flight.next().await else { break };
+        match &result {
+            Err(e) => {
+                failures.add(e);
+                step.failed += 1;
+            }
+            Ok(_) if ended >= from && ended < until => {
+                step.events += n;
+                step.latency.saturating_record(ended.duration_since(started).as_micros().max(1) as u64);
+            }
+            Ok(_) => {}
+        }
+        if let Entry::Occupied(mut behind) = busy.entry(stream) {
+            match behind.get_mut().pop_front() {
+                Some(next) => ready.push_back(next),
+                None => drop(behind.remove()),
+            }
+        }
+    }
+    step
+}
