@@ -151,22 +151,24 @@ async fn commit_group(
     let mut c = Columns::with_capacity(group.iter().map(|b| b.rows.len()).sum());
     group.iter().flat_map(|b| b.rows.iter()).for_each(|e| c.push(e));
     let k: Vec<i64> = group.iter().flat_map(|b| 1..=b.rows.len() as i64).collect();
+    // Only the heads come back: a batch's rows take the positions after its school's base
+    // in the order sent, so returning every row would only cost the server and the client.
     let sql = format!(
         "WITH req AS (SELECT * FROM unnest($1::int[], $2::bigint[], $3::uuid[]) AS q(school, n, owner)), \
          head AS (UPDATE school_heads h SET position = h.position + req.n, lease_until = now() + make_interval(secs => $4) \
                   FROM req WHERE h.school = req.school AND h.owner = req.owner \
                   RETURNING h.school, h.position - req.n AS base), \
          reg AS (INSERT INTO streams (stream, school) \
-                 SELECT n.st, n.s FROM unnest($14::uuid[], $15::int[]) AS n(st, s) JOIN head ON head.school = n.s) \
-         INSERT INTO events (school, position, id, stream, version, event_type, recorded_at, payload, metadata) \
-         SELECT head.school, head.base + r.k, r.i, r.st, r.v, r.t, r.a, {}, r.m::jsonb \
-         FROM unnest($5::int[], $6::bigint[], $7::uuid[], $8::uuid[], $9::bigint[], $10::text[], $11::timestamptz[], $12::bytea[], $13::text[]) \
-              AS r(s, k, i, st, v, t, a, p, m) \
-         JOIN head ON head.school = r.s \
-         RETURNING school, position",
+                 SELECT n.st, n.s FROM unnest($14::uuid[], $15::int[]) AS n(st, s) WHERE n.s IN (SELECT school FROM head)), \
+         ins AS (INSERT INTO events (school, position, id, stream, version, event_type, recorded_at, payload, metadata) \
+                 SELECT head.school, head.base + r.k, r.i, r.st, r.v, r.t, r.a, {}, r.m::jsonb \
+                 FROM unnest($5::int[], $6::bigint[], $7::uuid[], $8::uuid[], $9::bigint[], $10::text[], $11::timestamptz[], $12::bytea[], $13::text[]) \
+                      AS r(s, k, i, st, v, t, a, p, m) \
+                 JOIN head ON head.school = r.s) \
+         SELECT school, base FROM head",
         payload.from_bytea("r.p")
     );
-    let rows: Vec<(i32, i64)> = sqlx::query_as(&sql)
+    let bases: Vec<(i32, i64)> = sqlx::query_as(&sql)
         .bind(heads)
         .bind(counts)
         .bind(owners)
@@ -185,10 +187,6 @@ async fn commit_group(
         .fetch_all(pool)
         .await
         .map_err(Error::db("committing a group of batches"))?;
-    let mut given: HashMap<i32, Vec<i64>> = HashMap::new();
-    for (s, p) in rows {
-        given.entry(s).or_default().push(p);
-    }
-    given.values_mut().for_each(|v| v.sort_unstable());
-    Ok(given)
+    let rows: HashMap<i32, i64> = group.iter().map(|b| (b.head, b.rows.len() as i64)).collect();
+    Ok(bases.into_iter().map(|(s, base)| (s, (base + 1..=base + rows[&s]).collect())).collect())
 }
