@@ -25,12 +25,12 @@ async fn appender(strategy: Strategy) -> (Store, Appender) {
 
 async fn appender_with(strategy: Strategy, writer: RowWriter) -> (Store, Appender) {
     let store = store(strategy.layout()).await;
-    let config = TransactorConfig { writer, ..Default::default() };
+    let config = TransactorConfig { writer, lane_writer: writer, ..Default::default() };
     let appender = Appender::start(strategy, &store, config).await.unwrap();
     (store, appender)
 }
 
-/// Every strategy, with both of the transactors' row writers.
+/// Every strategy, with both row writers (for per-school, the lanes').
 fn variants() -> Vec<(Strategy, RowWriter)> {
     let mut v: Vec<(Strategy, RowWriter)> = Strategy::ALL.iter().map(|s| (*s, RowWriter::Copy)).collect();
     v.extend([(Strategy::Batched, RowWriter::Unnest), (Strategy::PerSchool, RowWriter::Unnest)]);
@@ -327,7 +327,7 @@ async fn a_writer_that_takes_a_stream_for_new_wrongly_fails_only_that_append() {
         appender.stop().await;
 
         // A new writer knows no stream, so every append that says it starts one is believed.
-        let config = TransactorConfig { writer, ..Default::default() };
+        let config = TransactorConfig { writer, lane_writer: writer, ..Default::default() };
         let appender = Appender::start(strategy, &store, config).await.unwrap();
         let fresh = Uuid::new_v4();
         let (existing, foreign, new, retried) = tokio::join!(

@@ -55,6 +55,7 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mu
         store.add_schools(&schools).await?;
         let config = TransactorConfig {
             writer: plan.row_writer,
+            lane_writer: plan.lane_writer,
             commit_lanes: plan.commit_lanes,
             ..TransactorConfig::default()
         };

@@ -1,63 +1,95 @@
 //! Feeds generated events to the append phase as one-event appends, in time order across
-//! schools, from a generator thread that stays ahead of any writer.
+//! schools, from a generator thread.
+//!
+//! The first day's appends are made before a measured step starts ([`Feed::ready`]), up to
+//! [`AHEAD`] of them, so a step does not pay for generating and serializing what it appends:
+//! the raw COPY it is compared with copies rows made beforehand too. A later day is generated
+//! only once the appends left ahead run low.
 
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use stroom_reference::Append;
 use tokio::sync::mpsc;
 
 use crate::generator::{Generator, GeneratorConfig};
 
+/// Appends handed over at a time.
+const CHUNK: usize = 1024;
+/// Appends made ahead at most: about a baseline day (1.2M events), some 600 MB.
+const AHEAD: usize = 1 << 21;
+/// A new day is generated once no more than this many chunks are left ahead.
+const LOW_WATER: usize = 8;
+
 /// A source of appends whose stream versions follow on from each other.
 #[derive(Debug)]
 pub struct Feed {
-    rx: mpsc::Receiver<Append>,
+    rx: mpsc::Receiver<Vec<Append>>,
     thread: Option<JoinHandle<()>>,
-    /// The first append, taken by [`Feed::ready`] before any clock starts.
-    first: Option<Append>,
+    /// Set once the first day is handed over in full.
+    first_day: Arc<AtomicBool>,
+    /// The chunk being taken from.
+    chunk: VecDeque<Append>,
 }
 
 impl Feed {
     /// Starts generating with `config` (history begins at day 0, versions at 1).
     pub fn start(config: GeneratorConfig) -> Self {
-        let (tx, rx) = mpsc::channel(8192);
+        let (tx, rx) = mpsc::channel::<Vec<Append>>(AHEAD / CHUNK);
+        let first_day = Arc::new(AtomicBool::new(false));
+        let done = first_day.clone();
         let thread = std::thread::Builder::new()
             .name("stroom-feed".into())
             .spawn(move || {
                 let mut generator = Generator::new(config);
                 loop {
+                    if done.load(Ordering::Acquire) {
+                        // Only when the step is about to run out: not on the cores it measures.
+                        while tx.max_capacity() - tx.capacity() > LOW_WATER {
+                            if tx.is_closed() {
+                                return;
+                            }
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                    }
                     let day = generator.next_day();
                     let mut events: Vec<_> = day.schools.into_iter().flat_map(|(_, e)| e).collect();
                     events.sort_by_key(|e| e.recorded_at_us);
-                    for e in events {
-                        let append = e.to_append();
-                        if tx.blocking_send(append).is_err() {
+                    for part in events.chunks(CHUNK) {
+                        if tx.blocking_send(part.iter().map(|e| e.to_append()).collect()).is_err() {
                             return;
                         }
                     }
+                    done.store(true, Ordering::Release);
                 }
             })
             .expect("spawn the feed thread");
-        Self { rx, thread: Some(thread), first: None }
+        Self { rx, thread: Some(thread), first_day, chunk: VecDeque::new() }
     }
 
-    /// Waits until the first day is generated, so a measured step does not wait for it.
+    /// Waits until the first day's appends are made (or [`AHEAD`] of them), so a measured step
+    /// neither waits for them nor shares its cores with making them.
     pub async fn ready(&mut self) {
-        if self.first.is_none() {
-            self.first = Some(self.recv().await);
+        while !self.first_day.load(Ordering::Acquire) && self.rx.len() < self.rx.max_capacity() {
+            if self.rx.is_closed() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 
     /// The next append.
     pub async fn next(&mut self) -> Append {
-        match self.first.take() {
-            Some(a) => a,
-            None => self.recv().await,
+        loop {
+            if let Some(a) = self.chunk.pop_front() {
+                return a;
+            }
+            let chunk = self.rx.recv().await.expect("the feed thread runs until the feed is dropped");
+            self.chunk = chunk.into();
         }
-    }
-
-    async fn recv(&mut self) -> Append {
-        self.rx.recv().await.expect("the feed thread runs until the feed is dropped")
     }
 }
 

@@ -42,6 +42,9 @@ pub struct AppendPlan {
     /// How transactors write a batch: `unnest` (one statement) or `copy` (a transaction).
     #[serde(serialize_with = "ser_writer")]
     pub row_writer: RowWriter,
+    /// Per-school: how the commit lanes write (`copy`, the default, or `unnest`).
+    #[serde(serialize_with = "ser_writer")]
+    pub lane_writer: RowWriter,
     /// Per-school: statements committing at once (default: one per core of this machine).
     pub commit_lanes: usize,
 }
@@ -137,6 +140,7 @@ pub(super) struct RawAppend {
     warmup_s: Option<Spanned<f64>>,
     repetitions: Option<Spanned<u32>>,
     row_writer: Option<Spanned<String>>,
+    lane_writer: Option<Spanned<String>>,
     commit_lanes: Option<Spanned<usize>>,
     open: Option<RawOpen>,
 }
@@ -257,20 +261,8 @@ pub(super) fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan>
             open_strategies = parse_strategies(p, s, "append.open.strategies")?;
         }
     }
-    let row_writer = match &a.row_writer {
-        None => RowWriter::default(),
-        Some(w) => match w.get_ref().as_str() {
-            "copy" => RowWriter::Copy,
-            "unnest" => RowWriter::Unnest,
-            other => {
-                return Err(p.at(
-                    Some(w.span()),
-                    "append.row_writer",
-                    format!("unknown row writer '{other}' (expected unnest or copy)"),
-                ))
-            }
-        },
-    };
+    let row_writer = writer(p, &a.row_writer, "append.row_writer", RowWriter::Unnest)?;
+    let lane_writer = writer(p, &a.lane_writer, "append.lane_writer", RowWriter::Copy)?;
     let commit_lanes = value(&a.commit_lanes, default_commit_lanes());
     if commit_lanes == 0 {
         return Err(p.at(span(&a.commit_lanes), "append.commit_lanes", "must be at least 1"));
@@ -287,8 +279,18 @@ pub(super) fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan>
         open_users,
         open_strategies,
         row_writer,
+        lane_writer,
         commit_lanes,
     })
+}
+
+fn writer(p: &Problems<'_>, w: &Option<Spanned<String>>, key: &str, default: RowWriter) -> Result<RowWriter> {
+    let Some(w) = w else { return Ok(default) };
+    match w.get_ref().as_str() {
+        "copy" => Ok(RowWriter::Copy),
+        "unnest" => Ok(RowWriter::Unnest),
+        other => Err(p.at(Some(w.span()), key, format!("unknown row writer '{other}' (expected unnest or copy)"))),
+    }
 }
 
 fn ser_writer<S: serde::Serializer>(w: &RowWriter, s: S) -> Result<S::Ok, S::Error> {

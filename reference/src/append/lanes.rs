@@ -14,9 +14,10 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::columns::Columns;
+use super::rows::RowWriter;
 use crate::error::{Error, Result};
 use crate::event::StoredEvent;
-use crate::store::{PayloadType, Store};
+use crate::store::{PayloadType, RowEncoder, Store, COLUMNS};
 
 /// One school's batch waiting for a lane.
 #[derive(Debug)]
@@ -38,7 +39,7 @@ pub struct Lanes {
 
 impl Lanes {
     /// Starts `lanes` committers on `store`, each committing up to `max_rows` per statement.
-    pub fn start(store: &Store, lanes: usize, max_rows: usize, lease_s: f64) -> Self {
+    pub fn start(store: &Store, writer: RowWriter, lanes: usize, max_rows: usize, lease_s: f64) -> Self {
         let (queue, rx) = mpsc::channel::<Batch>(4096);
         let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
         // Lanes get connections of their own, so transactors' reads never starve commits.
@@ -67,7 +68,8 @@ impl Lanes {
                             }
                         }
                     }
-                    commit(&pool, store.schema().payload, lease_s, group).await;
+                    let how = How { writer, payload: store.schema().payload, lease_s };
+                    commit(&pool, how, group).await;
                 }
             });
         }
@@ -90,14 +92,25 @@ impl Lanes {
     }
 }
 
-async fn commit(pool: &sqlx::PgPool, payload: PayloadType, lease_s: f64, group: Vec<Batch>) {
-    let result = commit_group(pool, payload, lease_s, &group).await;
+/// How a lane writes its groups.
+#[derive(Debug, Clone, Copy)]
+struct How {
+    writer: RowWriter,
+    payload: PayloadType,
+    lease_s: f64,
+}
+
+async fn commit(pool: &sqlx::PgPool, how: How, group: Vec<Batch>) {
+    let result = match how.writer {
+        RowWriter::Unnest => commit_group(pool, how.payload, how.lease_s, &group).await,
+        RowWriter::Copy => copy_group(pool, how.payload, how.lease_s, &group).await,
+    };
     if group.len() > 1 && result.as_ref().is_err_and(is_unique_violation) {
         // One batch broke a uniqueness rule (say, a stream another process registered to
         // another school a moment ago). Nothing of the group was written: commit each batch
         // alone, so only the offending school's batch fails.
         for b in group {
-            Box::pin(commit(pool, payload, lease_s, vec![b])).await;
+            Box::pin(commit(pool, how, vec![b])).await;
         }
         return;
     }
@@ -189,4 +202,60 @@ async fn commit_group(
         .map_err(Error::db("committing a group of batches"))?;
     let rows: HashMap<i32, i64> = group.iter().map(|b| (b.head, b.rows.len() as i64)).collect();
     Ok(bases.into_iter().map(|(s, base)| (s, (base + 1..=base + rows[&s]).collect())).collect())
+}
+
+/// The same as [`commit_group`] in a transaction: one statement advances the heads and
+/// registers the new streams, then the rows of the schools it advanced go in by binary COPY.
+async fn copy_group(
+    pool: &sqlx::PgPool,
+    payload: PayloadType,
+    lease_s: f64,
+    group: &[Batch],
+) -> Result<HashMap<i32, Vec<i64>>> {
+    let heads: Vec<i32> = group.iter().map(|b| b.head).collect();
+    let counts: Vec<i64> = group.iter().map(|b| b.rows.len() as i64).collect();
+    let owners: Vec<Uuid> = group.iter().map(|b| b.owner).collect();
+    let (mut new_streams, mut new_schools) = (Vec::new(), Vec::new());
+    for b in group {
+        new_streams.extend_from_slice(&b.new_streams);
+        new_schools.extend(std::iter::repeat_n(b.head, b.new_streams.len()));
+    }
+    let mut tx = pool.begin().await.map_err(Error::db("starting a group of batches"))?;
+    let bases: HashMap<i32, i64> = sqlx::query_as(
+        "WITH req AS (SELECT * FROM unnest($1::int[], $2::bigint[], $3::uuid[]) AS q(school, n, owner)), \
+         head AS (UPDATE school_heads h SET position = h.position + req.n, lease_until = now() + make_interval(secs => $4) \
+                  FROM req WHERE h.school = req.school AND h.owner = req.owner \
+                  RETURNING h.school, h.position - req.n AS base), \
+         reg AS (INSERT INTO streams (stream, school) \
+                 SELECT n.st, n.s FROM unnest($5::uuid[], $6::int[]) AS n(st, s) WHERE n.s IN (SELECT school FROM head)) \
+         SELECT school, base FROM head",
+    )
+    .bind(heads)
+    .bind(counts)
+    .bind(owners)
+    .bind(lease_s)
+    .bind(new_streams)
+    .bind(new_schools)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(Error::db("taking a group's positions"))?
+    .into_iter()
+    .collect();
+    let mut enc = RowEncoder::new(payload);
+    let mut given = HashMap::with_capacity(bases.len());
+    for b in group {
+        let Some(&base) = bases.get(&b.head) else { continue };
+        for (k, e) in b.rows.iter().enumerate() {
+            enc.push(e, base + 1 + k as i64);
+        }
+        given.insert(b.head, (base + 1..=base + b.rows.len() as i64).collect());
+    }
+    if !given.is_empty() {
+        let statement = format!("COPY events ({COLUMNS}) FROM STDIN (FORMAT binary)");
+        let mut copy = tx.copy_in_raw(&statement).await.map_err(Error::db("starting COPY"))?;
+        copy.send(enc.finish()).await.map_err(Error::db("sending COPY data"))?;
+        copy.finish().await.map_err(Error::db("finishing COPY"))?;
+    }
+    tx.commit().await.map_err(Error::db("committing a group of batches"))?;
+    Ok(given)
 }

@@ -119,8 +119,14 @@ impl Appender {
             Strategy::Single => Self::Single(store.clone()),
             Strategy::Batched => Self::Batched(Arc::new(Transactor::start_log(store.clone(), config).await?)),
             Strategy::PerSchool => {
-                let lanes = (config.writer == RowWriter::Unnest && config.commit_lanes > 0).then(|| {
-                    Lanes::start(store, config.commit_lanes, config.max_batch_events * 4, config.lease.as_secs_f64())
+                let lanes = (config.commit_lanes > 0).then(|| {
+                    Lanes::start(
+                        store,
+                        config.lane_writer,
+                        config.commit_lanes,
+                        config.max_batch_events * 4,
+                        config.lease.as_secs_f64(),
+                    )
                 });
                 let mut map = HashMap::new();
                 for school in store.schools().await? {

@@ -28,12 +28,14 @@ pub struct TransactorConfig {
     pub queue_depth: usize,
     /// How long ownership lasts without a batch to extend it.
     pub lease: Duration,
-    /// How rows reach the server.
+    /// How rows reach the server when a transactor commits alone.
     pub writer: RowWriter,
     /// Per-school: commit lanes shared by all transactors (group commit across schools);
-    /// 0 makes every transactor commit alone. Used with the `unnest` writer. Defaults to
-    /// [`default_commit_lanes`].
+    /// 0 makes every transactor commit alone. Defaults to [`default_commit_lanes`].
     pub commit_lanes: usize,
+    /// How a commit lane writes a group's rows: by default binary COPY after one statement
+    /// that advances the heads (figures in `lanes.rs`).
+    pub lane_writer: RowWriter,
 }
 
 impl Default for TransactorConfig {
@@ -44,6 +46,7 @@ impl Default for TransactorConfig {
             lease: Duration::from_secs(30),
             writer: RowWriter::default(),
             commit_lanes: default_commit_lanes(),
+            lane_writer: RowWriter::Copy,
         }
     }
 }

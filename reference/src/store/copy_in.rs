@@ -66,7 +66,8 @@ impl RowEncoder {
         self.buf.split()
     }
 
-    fn finish(mut self) -> BytesMut {
+    /// The encoded rows with the trailer, ready to send.
+    pub fn finish(mut self) -> BytesMut {
         self.buf.put_i16(-1);
         self.buf
     }
