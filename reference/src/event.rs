@@ -61,6 +61,18 @@ impl StoredEvent {
             metadata: event.metadata.clone(),
         }
     }
+
+    /// Like [`Self::new`], taking the event's strings instead of copying them.
+    pub fn from_new(school: School, stream: Uuid, version: i64, event: NewEvent) -> Self {
+        let NewEvent { id, event_type, recorded_at_us, payload, metadata } = event;
+        Self { id, school, stream, version, event_type, recorded_at_us, payload, metadata }
+    }
+
+    /// The event as a command gave it, without its stream coordinates.
+    pub fn into_new(self) -> NewEvent {
+        let Self { id, event_type, recorded_at_us, payload, metadata, .. } = self;
+        NewEvent { id, event_type, recorded_at_us, payload, metadata }
+    }
 }
 
 /// An event read back from the store, with its orderings.

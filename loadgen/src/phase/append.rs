@@ -1,11 +1,12 @@
-//! The append phase: every strategy in its own fresh store, fed the same generated events.
+//! The append phase: every strategy in a store of its own, fed the same generated events.
+//! Every measured step starts on an empty store, with the generator back at its first day.
 //!
-//! * Closed loop: C writers append as fast as acknowledgements return; the figure is the
-//!   acknowledged events per second over the measured window, warm-up excluded.
+//! * Closed loop: up to C appends in flight, a new one as soon as one is acknowledged; the
+//!   figure is the acknowledged events per second over the measured window, warm-up excluded.
+//!   A stream's appends wait behind each other, so they stay in order (`closed_loop.rs`).
 //! * Open loop: commands arrive at a constant rate whatever the system does; latency runs
-//!   from each command's intended start, so a slow system cannot hide its queueing.
-//!
-//! Each stream belongs to one writer (or virtual user), so its appends stay in order.
+//!   from each command's intended start, so a slow system cannot hide its queueing. Each
+//!   stream belongs to one virtual user, so its appends stay in order.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -130,10 +131,7 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mu
         }
         failures.report(name);
         figures.insert(format!("append.{name}.errors"), Figure::from_repetitions("count", vec![errors as f64]));
-        if let Some((appender, feed)) = running {
-            drop(feed);
-            appender.stop().await;
-        }
+        stop(running).await;
         store.pool().close().await;
     }
     Ok(outcome)
@@ -152,10 +150,7 @@ async fn restart<'a>(
     scenario: &Scenario,
     running: &'a mut Option<(Appender, Feed)>,
 ) -> Result<&'a mut (Appender, Feed)> {
-    if let Some((appender, feed)) = running.take() {
-        drop(feed);
-        appender.stop().await;
-    }
+    stop(running.take()).await;
     // The first day generates while the store empties and settles.
     let mut feed = Feed::start(generator_config(scenario, 1));
     store.truncate().await?;
@@ -163,6 +158,14 @@ async fn restart<'a>(
     let appender = Appender::start(strategy, store, config.clone()).await?;
     feed.ready().await;
     Ok(running.insert((appender, feed)))
+}
+
+/// Stops what `running` holds: the feed first, so its thread stops making appends.
+async fn stop(running: Option<(Appender, Feed)>) {
+    if let Some((appender, feed)) = running {
+        drop(feed);
+        appender.stop().await;
+    }
 }
 
 /// The arrival rate reached before the first second whose p99 latency broke the SLO; the

@@ -28,6 +28,7 @@
 //! loop that polls every append in flight from one task, and lanes returning only each school's
 //! base: per-school 92.5k against 107.7k and 84.5k against 126.4k, in two runs of the same commit
 //! (`results/baseline/20261127T235136Z`, `20261128T001116Z`).
+//! Session 8: the lanes write their groups by binary COPY by default; see `lanes.rs`.
 
 use sqlx::PgConnection;
 

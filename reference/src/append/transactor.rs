@@ -246,7 +246,8 @@ impl State {
 
         // Decide every append against the versions in memory, in queue order.
         let mut tentative: HashMap<Uuid, i64> = HashMap::new();
-        let mut accepted: Vec<(Request, usize)> = Vec::new(); // request, index of its first row
+        // Request (its events moved into `rows`), index of its first row, number of events.
+        let mut accepted: Vec<(Request, usize, usize)> = Vec::new();
         let mut suspects: Vec<Request> = Vec::new();
         let mut rows: Vec<(StoredEvent, i64)> = Vec::new();
         for r in batch {
@@ -270,12 +271,13 @@ impl State {
                 suspects.push(r);
                 continue;
             }
-            let first = rows.len();
-            for (i, e) in a.events.iter().enumerate() {
-                rows.push((StoredEvent::new(a.school, a.stream, current + 1 + i as i64, e), 0));
+            let (first, n, school, stream) = (rows.len(), a.events.len(), a.school, a.stream);
+            let mut r = r;
+            for (i, e) in std::mem::take(&mut r.append.events).into_iter().enumerate() {
+                rows.push((StoredEvent::from_new(school, stream, current + 1 + i as i64, e), 0));
             }
-            tentative.insert(a.stream, current + a.events.len() as i64);
-            accepted.push((r, first));
+            tentative.insert(stream, current + n as i64);
+            accepted.push((r, first, n));
         }
 
         if !suspects.is_empty() {
@@ -297,8 +299,7 @@ impl State {
                         entry.1 = version;
                     }
                 }
-                for (r, first) in accepted {
-                    let n = r.append.events.len();
+                for (r, first, n) in accepted {
                     let positions = rows[first..first + n].iter().map(|(_, p)| *p).collect();
                     let version = r.append.expected_version + n as i64;
                     let _ = r.reply.send(Ok(Appended { positions, version }));
@@ -306,18 +307,26 @@ impl State {
             }
             Err(e) => {
                 let lost = matches!(e, Error::OwnershipLost { .. });
-                let guessed = accepted.iter().any(|(r, _)| self.assumed.contains(&r.append.stream));
+                let guessed = accepted.iter().any(|(r, _, _)| self.assumed.contains(&r.append.stream));
                 // The outcome may be unknown (a COMMIT lost in transit): forget what we knew.
                 self.forget();
-                if optimistic && guessed && !lost {
+                let stopped = matches!(e, Error::WriterStopped { .. }); // its rows may not have come back
+                if optimistic && guessed && !lost && !stopped {
                     // A stream taken as new may exist after all (here, or in another school), or
                     // the first try did commit. Decided again from the database, the former get
                     // Conflict or WrongSchool alone, and the latter their stored positions.
-                    let retry = accepted.into_iter().map(|(r, _)| r).collect();
+                    let mut rows = rows.into_iter();
+                    let retry = accepted
+                        .into_iter()
+                        .map(|(mut r, _, n)| {
+                            r.append.events = rows.by_ref().take(n).map(|(e, _)| e.into_new()).collect();
+                            r
+                        })
+                        .collect();
                     return Box::pin(self.process_once(retry, false)).await;
                 }
                 let reason = e.to_string();
-                for (r, _) in accepted {
+                for (r, _, _) in accepted {
                     let err = if lost {
                         Error::OwnershipLost { school: r.append.school }
                     } else {
@@ -445,14 +454,17 @@ impl State {
     }
 
     /// Takes positions from the head (checking the lease), registers the new streams in
-    /// `register`, writes and commits. Through lanes, the events are moved out of `rows`
-    /// (left empty): afterwards only the positions are read.
+    /// `register`, writes and commits. Through lanes, the events travel to the lane and back.
     async fn commit(&mut self, rows: &mut [(StoredEvent, i64)], register: &[(Uuid, School)]) -> Result<()> {
         if let Some(lanes) = &self.lanes {
             let new: Vec<Uuid> = register.iter().map(|(s, _)| *s).collect();
-            // The lane takes the events themselves; only their positions are needed back.
             let events = rows.iter_mut().map(|(e, _)| std::mem::take(e)).collect();
-            let given = lanes.commit(self.scope.head(), self.owner, events, new).await?;
+            let (given, events) = lanes.commit(self.scope.head(), self.owner, events, new).await;
+            // Back in place, so a batch decided again can rebuild its appends from them.
+            for ((row, _), e) in rows.iter_mut().zip(events) {
+                *row = e;
+            }
+            let given = given?;
             let Some(positions) = given else {
                 let _ = self.acquire().await;
                 return Err(Error::OwnershipLost { school: self.scope.head() });
