@@ -64,9 +64,9 @@ pub fn plan(result: &RunResult, slo_p99_ms: f64) -> Plan {
         let rate = u.throughput(REBUILD_THREADS);
         p.rebuild_300m_40t_s = Some(REBUILD_EVENTS / rate);
         say(format!(
-            "replay: σ = {:.3}, κ = {:.5}; peak at {}; more workers stop helping past ~{} (measured up to {})",
-            u.sigma,
-            u.kappa,
+            "replay: σ = {}, κ = {}; peak at {}; more workers stop helping past ~{} (measured up to {})",
+            significant(u.sigma),
+            significant(u.kappa),
             u.peak().map(|n| format!("{n:.0} workers")).unwrap_or_else(|| "no peak (κ = 0)".into()),
             u.knee(256.0),
             p.replay_measured_max
@@ -85,9 +85,9 @@ pub fn plan(result: &RunResult, slo_p99_ms: f64) -> Plan {
     p.append = Usl::fit(&append_points);
     if let Some(u) = p.append {
         say(format!(
-            "append (per-school): σ = {:.3}, κ = {:.5}; peak at {}",
-            u.sigma,
-            u.kappa,
+            "append (per-school): σ = {}, κ = {}; peak at {}",
+            significant(u.sigma),
+            significant(u.kappa),
             u.peak().map(|n| format!("{n:.0} writers [projection]")).unwrap_or_else(|| "no peak (κ = 0)".into())
         ));
     }
@@ -198,9 +198,28 @@ impl Plan {
     }
 }
 
+/// `x` to three significant digits, so that a coefficient fitted over 262144 writers (σ about
+/// 1e-5) does not print as 0.000.
+fn significant(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let decimals = (2 - x.abs().log10().floor() as i32).max(0) as usize;
+    format!("{x:.decimals$}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn coefficients_keep_three_significant_digits() {
+        assert_eq!(significant(0.0291), "0.0291");
+        assert_eq!(significant(1.234e-5), "0.0000123");
+        assert_eq!(significant(0.5), "0.500");
+        assert_eq!(significant(0.0), "0");
+        assert_eq!(significant(12.34), "12.3");
+    }
 
     #[test]
     fn the_slo_rate_is_interpolated_or_bounded() {

@@ -90,6 +90,7 @@ pub fn render(r: &RunResult) -> String {
     if !ratios.is_empty() {
         let _ = writeln!(s, "## Headline ratios (same run, same machine)\n");
         let _ = writeln!(s, "| ratio | value | target | |\n|---|---:|---:|---|");
+        let targeted = ratios.iter().any(|(_, _, t)| t.is_some());
         for (label, v, target) in ratios {
             let (t, mark) = match target {
                 Some(t) if v >= t => (format!("≥ {t}"), "meets"),
@@ -97,6 +98,13 @@ pub fn render(r: &RunResult) -> String {
                 None => (String::new(), ""),
             };
             let _ = writeln!(s, "| {label} | {v:.3} | {t} | {mark} |");
+        }
+        if targeted {
+            let _ = writeln!(
+                s,
+                "\nTargets are the issues' and hold for the best step of a full sweep (`scenarios/baseline.toml`); \
+                 a scenario whose sweep stops at fewer writers reads lower."
+            );
         }
         let _ = writeln!(s);
     }
