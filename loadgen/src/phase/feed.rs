@@ -5,6 +5,10 @@
 //! [`AHEAD`] of them, so a step does not pay for generating and serializing what it appends:
 //! the raw COPY it is compared with copies rows made beforehand too. A later day is generated
 //! only once the appends left ahead run low.
+//!
+//! A feed may start later in its first day ([`Feed::start_at`]): the day's earlier events
+//! then come back as stored rows for the caller to bulk-load, so the appends that follow find
+//! their streams where they expect them.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,10 +16,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use stroom_reference::Append;
-use tokio::sync::mpsc;
+use stroom_reference::{Append, StoredEvent};
+use tokio::sync::{mpsc, oneshot};
 
-use crate::generator::{Generator, GeneratorConfig};
+use crate::generator::{Generator, GeneratorConfig, START_UNIX_SECS};
 
 /// Appends handed over at a time.
 const CHUNK: usize = 1024;
@@ -33,11 +37,18 @@ pub struct Feed {
     first_day: Arc<AtomicBool>,
     /// The chunk being taken from.
     chunk: VecDeque<Append>,
+    /// The first day's events before the start, once made.
+    earlier: Option<oneshot::Receiver<Vec<StoredEvent>>>,
 }
 
 impl Feed {
-    /// Starts generating with `config` (history begins at day 0, versions at 1).
-    pub fn start(config: GeneratorConfig) -> Self {
+    /// Starts generating with `config` (history begins at day 0, versions at 1), the appends
+    /// at `hour` of the first day (0: midnight); the events before it are handed over by
+    /// [`Self::earlier`].
+    pub fn start_at(config: GeneratorConfig, hour: f64) -> Self {
+        let cut_us = START_UNIX_SECS * 1_000_000 + (hour * 3600.0 * 1e6) as i64;
+        let (earlier_tx, earlier) = oneshot::channel();
+        let mut earlier_tx = Some(earlier_tx);
         let (tx, rx) = mpsc::channel::<Vec<Append>>(AHEAD / CHUNK);
         let first_day = Arc::new(AtomicBool::new(false));
         let done = first_day.clone();
@@ -58,6 +69,10 @@ impl Feed {
                     let day = generator.next_day();
                     let mut events: Vec<_> = day.schools.into_iter().flat_map(|(_, e)| e).collect();
                     events.sort_by_key(|e| e.recorded_at_us);
+                    if let Some(earlier) = earlier_tx.take() {
+                        let from = events.partition_point(|e| e.recorded_at_us < cut_us);
+                        let _ = earlier.send(events.drain(..from).map(|e| e.to_stored()).collect());
+                    }
                     for part in events.chunks(CHUNK) {
                         if tx.blocking_send(part.iter().map(|e| e.to_append()).collect()).is_err() {
                             return;
@@ -67,7 +82,16 @@ impl Feed {
                 }
             })
             .expect("spawn the feed thread");
-        Self { rx, thread: Some(thread), first_day, chunk: VecDeque::new() }
+        Self { rx, thread: Some(thread), first_day, chunk: VecDeque::new(), earlier: Some(earlier) }
+    }
+
+    /// The first day's events before the start hour, in time order (empty from midnight, and
+    /// on every call after the first).
+    pub async fn earlier(&mut self) -> Vec<StoredEvent> {
+        match self.earlier.take() {
+            Some(rx) => rx.await.unwrap_or_default(),
+            None => Vec::new(),
+        }
     }
 
     /// Waits until the first day's appends are made (or [`AHEAD`] of them), so a measured step

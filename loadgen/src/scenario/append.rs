@@ -36,6 +36,9 @@ pub struct AppendPlan {
     pub open_duration_s: f64,
     /// Open loop: virtual users (each owns a share of the streams).
     pub open_users: usize,
+    /// Open loop: the simulated hour of the first day each schedule starts at; the day's
+    /// earlier events are bulk-loaded first (0: from midnight on an empty store).
+    pub open_start_hour: f64,
     /// Strategies the open loop runs (default: all but rill).
     #[serde(serialize_with = "ser_strategies")]
     pub open_strategies: Vec<Strategy>,
@@ -151,6 +154,7 @@ struct RawOpen {
     rates: Spanned<Vec<RawRate>>,
     duration_s: Option<Spanned<f64>>,
     users: Option<Spanned<usize>>,
+    start_hour: Option<Spanned<f64>>,
     strategies: Option<Spanned<Vec<String>>>,
 }
 
@@ -233,7 +237,7 @@ pub(super) fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan>
     if repetitions == 0 {
         return Err(p.at(span(&a.repetitions), "append.repetitions", "must be at least 1"));
     }
-    let (mut open_rates, mut open_duration_s, mut open_users) = (Vec::new(), 0.0, 0);
+    let (mut open_rates, mut open_duration_s, mut open_users, mut open_start_hour) = (Vec::new(), 0.0, 0, 0.0);
     let mut open_strategies: Vec<Strategy> = strategies.iter().copied().filter(|s| *s != Strategy::Rill).collect();
     if let Some(o) = &a.open {
         if o.rates.get_ref().is_empty() {
@@ -257,6 +261,11 @@ pub(super) fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan>
         if open_users == 0 {
             return Err(p.at(span(&o.users), "append.open.users", "must be at least 1"));
         }
+        open_start_hour = value(&o.start_hour, 0.0);
+        if below(open_start_hour, 0.0) || open_start_hour >= 24.0 {
+            let why = format!("{open_start_hour} is not an hour of the day");
+            return Err(p.at(span(&o.start_hour), "append.open.start_hour", why));
+        }
         if let Some(s) = &o.strategies {
             open_strategies = parse_strategies(p, s, "append.open.strategies")?;
         }
@@ -277,6 +286,7 @@ pub(super) fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan>
         open_rates,
         open_duration_s,
         open_users,
+        open_start_hour,
         open_strategies,
         row_writer,
         lane_writer,

@@ -507,6 +507,18 @@ mod tests {
     }
 
     #[test]
+    fn an_open_loop_starts_at_midnight_unless_told_an_hour_of_the_day() {
+        let open = format!("{GOOD}[append]\nstrategies = [\"per-school\"]\n[append.open]\nrates = [100]\n");
+        let plan = |text: &str| Scenario::parse(Path::new("s.toml"), text).unwrap().append.unwrap();
+        assert_eq!(plan(&open).open_start_hour, 0.0);
+        assert_eq!(plan(&format!("{open}start_hour = 10\n")).open_start_hour, 10.0);
+        assert_eq!(
+            err(&format!("{open}start_hour = 24\n")),
+            "s.toml:11: append.open.start_hour: 24 is not an hour of the day"
+        );
+    }
+
+    #[test]
     fn a_strategy_may_sweep_writers_of_its_own() {
         let append = format!("{GOOD}[append]\nstrategies = [\"rill\", \"per-school\"]\nwriters = [1, 4]\n");
         let plan = |text: &str| Scenario::parse(Path::new("s.toml"), text).unwrap().append.unwrap();
