@@ -160,7 +160,11 @@ async fn restart<'a>(
     store.truncate().await?;
     let earlier = feed.earlier().await;
     if !earlier.is_empty() {
-        note(format_args!("append {}: loading the {} events before {from_hour:02}:00 …", strategy.name(), earlier.len()));
+        note(format_args!(
+            "append {}: loading the {} events before {from_hour:02}:00 …",
+            strategy.name(),
+            earlier.len()
+        ));
         for chunk in earlier.chunks(50_000) {
             store.bulk_load(chunk).await?;
         }
