@@ -11,6 +11,16 @@ use crate::progress::note;
 /// Rows per bulk transaction.
 const CHUNK: usize = 50_000;
 
+/// Writes `rows` through the store's bulk path, [`CHUNK`] rows per transaction; returns the
+/// rows written.
+pub(crate) async fn bulk_load(store: &Store, rows: &[StoredEvent]) -> Result<u64> {
+    let mut total = 0;
+    for chunk in rows.chunks(CHUNK) {
+        total += store.bulk_load(chunk).await?;
+    }
+    Ok(total)
+}
+
 /// What a backfill wrote.
 #[derive(Debug, Clone)]
 pub struct Loaded {
@@ -65,9 +75,7 @@ pub async fn backfill(
         let rows: Vec<StoredEvent> =
             day.schools.iter().flat_map(|(_, evs)| evs.iter().map(|e| e.to_stored())).collect();
         per_day.push(rows.len() as u64);
-        for chunk in rows.chunks(CHUNK) {
-            total += store.bulk_load(chunk).await?;
-        }
+        total += bulk_load(store, &rows).await?;
         if let Some(k) = keep.as_deref_mut() {
             k.extend(rows);
         }

@@ -199,7 +199,7 @@ impl Plan {
 }
 
 /// `x` to three significant digits, so that a coefficient fitted over 262144 writers (σ about
-/// 1e-5) does not print as 0.000.
+/// 2e-4) does not print as 0.000.
 fn significant(x: f64) -> String {
     if x == 0.0 || !x.is_finite() {
         return format!("{x}");

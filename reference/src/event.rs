@@ -50,16 +50,7 @@ pub struct StoredEvent {
 impl StoredEvent {
     /// The row for `event` at `version` of `stream` in `school`.
     pub fn new(school: School, stream: Uuid, version: i64, event: &NewEvent) -> Self {
-        Self {
-            id: event.id,
-            school,
-            stream,
-            version,
-            event_type: event.event_type.clone(),
-            recorded_at_us: event.recorded_at_us,
-            payload: event.payload.clone(),
-            metadata: event.metadata.clone(),
-        }
+        Self::from_new(school, stream, version, event.clone())
     }
 
     /// Like [`Self::new`], taking the event's strings instead of copying them.

@@ -165,9 +165,7 @@ async fn restart<'a>(
             strategy.name(),
             earlier.len()
         ));
-        for chunk in earlier.chunks(50_000) {
-            store.bulk_load(chunk).await?;
-        }
+        crate::load::bulk_load(store, &earlier).await?;
     }
     settle(store).await?;
     let appender = Appender::start(strategy, store, config.clone()).await?;

@@ -81,9 +81,7 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &LivePlan, figures: &mut 
         let store = fresh_store(url, &format!("live_{name}"), schema, connections).await?;
         store.add_schools(&all_schools(scenario)).await?;
         store.bulk_load(&course).await?;
-        for chunk in before.chunks(50_000) {
-            store.bulk_load(chunk).await?;
-        }
+        crate::load::bulk_load(&store, &before).await?;
         let appender = Appender::start(strategy, &store, TransactorConfig::default()).await?;
         let handler = CommandHandler::new(store.clone(), appender.clone());
 
