@@ -32,6 +32,9 @@ rates = [100]
 duration_s = 1
 users = 8
 strategies = ["per-school"]
+[append.slo_search]
+step_s = 1
+max_steps = 2
 [replay]
 modes = ["sequential", "parallel", "memory"]
 threads = [1, 2]
@@ -63,13 +66,31 @@ fn assert_matches_schema(path: &Path) {
         validator.iter_errors(&result).map(|e| format!("{} at {}", e, e.instance_path())).collect();
     assert!(errors.is_empty(), "{} does not match the schema: {errors:#?}", path.display());
     for figure in [
-        "append.per-school.events_per_s",
+        "append.per-school.ceiling_events_per_s",
+        "append.per-school.ceiling_p99_ms",
+        "append.per-school.c8.concurrency",
         "append.per-school.p99_ms",
+        "append.per-school.offered_events_per_s",
         "calibrate.copy_in.events_per_s",
         "replay.parallel.t2.events_per_s",
         "replay.digests_equal",
         "generate.events_per_day",
         "plan.rebuild_300m_40t_s",
+    ] {
+        assert!(result["figures"].get(figure).is_some(), "{figure} missing from {}", path.display());
+    }
+    // The references: parallel COPY in per k, parallel and ordered COPY out, pgbench at each C.
+    for figure in [
+        "calibrate.copy_in.k1.events_per_s",
+        "calibrate.copy_in.connections",
+        "calibrate.copy_out.events_per_s",
+        "calibrate.copy_out_ordered.events_per_s",
+        "calibrate.pgbench.single.c1.events_per_s",
+        "calibrate.pgbench.single.c4.events_per_s",
+        "append.single.vs_pgbench_min",
+        "append.per-school.slo_rate_events_per_s",
+        "append.per-school.slo_step1.p99_ms",
+        "append.per-school.slo_step2.checkpoints",
     ] {
         assert!(result["figures"].get(figure).is_some(), "{figure} missing from {}", path.display());
     }

@@ -40,19 +40,26 @@ impl Profile {
             ("effective_cache_size", mb(memory_bytes / 2)),
             ("maintenance_work_mem", mb(clamp(memory_bytes / 16, 64, 2048))),
             ("work_mem", "16MB".to_string()),
-            ("max_wal_size", mb(clamp(memory_bytes / 4, 1024, 16384))),
-            ("min_wal_size", "256MB".to_string()),
-            ("checkpoint_timeout", "15min".to_string()),
             ("log_min_messages", "warning".to_string()),
         ];
         match self {
+            // PostgreSQL's own checkpoint defaults (1 GB of WAL, 5 minutes): at stroom's append
+            // rates a checkpoint then falls every few tens of seconds, as on a server nobody
+            // tuned, so a 60 s step or a soak sees the stalls production sees. (Until
+            // 2026-11-30 this was max_wal_size = memory / 4 and 15 min: no measured window
+            // ever contained a checkpoint.)
             Self::Durable => s.extend([
+                ("max_wal_size", "1024MB".to_string()),
+                ("checkpoint_timeout", "5min".to_string()),
                 ("shared_buffers", mb(clamp(memory_bytes / 4, 128, 8192))),
                 ("fsync", "on".to_string()),
                 ("synchronous_commit", "on".to_string()),
                 ("full_page_writes", "on".to_string()),
             ]),
             Self::Fast => s.extend([
+                ("max_wal_size", mb(clamp(memory_bytes / 4, 1024, 16384))),
+                ("min_wal_size", "256MB".to_string()),
+                ("checkpoint_timeout", "15min".to_string()),
                 ("shared_buffers", mb(clamp(memory_bytes / 32, 128, 1024))),
                 ("fsync", "off".to_string()),
                 ("synchronous_commit", "off".to_string()),

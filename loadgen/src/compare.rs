@@ -27,7 +27,9 @@ fn kind(name: &str) -> Kind {
     if name.ends_with("events_per_s") || name.ends_with("mb_per_s") {
         let reference = if name.starts_with("append.") && !name.contains(".throughput") {
             Some("calibrate.copy_in.events_per_s")
-        } else if name.starts_with("replay.sequential") || name.starts_with("replay.parallel") {
+        } else if name.starts_with("replay.sequential") {
+            Some("calibrate.copy_out_ordered.events_per_s")
+        } else if name.starts_with("replay.parallel") {
             Some("calibrate.copy_out.events_per_s")
         } else {
             None

@@ -26,6 +26,10 @@ pub struct Environment {
     /// are free; per-school appends ran about 7% faster with them here. 0 in older results.
     #[serde(default)]
     pub huge_pages_bytes: u64,
+    /// The data directory's filesystem and measured fsync latency, when stroom started the
+    /// server here; `None` for a server elsewhere (then both are unknown).
+    #[serde(default)]
+    pub durability: Option<crate::measure::Durability>,
 }
 
 impl Environment {
@@ -40,6 +44,7 @@ impl Environment {
             profile,
             settings,
             huge_pages_bytes: huge_pages_bytes(),
+            durability: None,
         }
     }
 }

@@ -59,6 +59,18 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A reference program (pgbench) failed or printed nothing usable.
+    #[error("{0}")]
+    Reference(String),
+    /// A local file operation failed.
+    #[error("{action}: {source}")]
+    Io {
+        /// What we were doing.
+        action: &'static str,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// A cluster-side problem, e.g. reading settings.
     #[error(transparent)]
     Cluster(#[from] stroom_cluster::Error),

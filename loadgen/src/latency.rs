@@ -28,10 +28,12 @@ pub struct Sample {
     pub ok: bool,
 }
 
-/// What the aggregator saw, measured samples only.
+/// What the aggregator saw, measured samples only. A failed command counts in `errors` and
+/// enters the latency histograms at its time to failure: a harness that leaves failures out
+/// shows a failing system as a fast one.
 #[derive(Debug, Clone)]
 pub struct Recorded {
-    /// Latency from intended start, in µs.
+    /// Latency from intended start, in µs, failures included.
     pub latency: Histogram<u64>,
     /// Service time from actual start, in µs.
     pub service: Histogram<u64>,
@@ -41,6 +43,16 @@ pub struct Recorded {
     pub late_starts: u64,
     /// Commands that failed.
     pub errors: u64,
+    /// Commands whose intended start fell in the window: the offered load.
+    pub offered: u64,
+    /// Commands acknowledged (successfully) within the window, whenever they were due: the
+    /// served load.
+    pub served: u64,
+    /// Arrivals due in the window that were never sent, because dispatch stopped at
+    /// saturation. The open loop sets it; they are in neither histogram nor `offered`.
+    pub unsent: u64,
+    /// Seconds in the window, to turn counts into rates.
+    pub window_s: f64,
 }
 
 /// An empty latency histogram in µs, 1 µs to 10 minutes at 3 significant digits.
@@ -48,17 +60,30 @@ pub(crate) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds")
 }
 
-/// Collects samples whose intended start falls in `[from, until)`.
+/// Collects samples whose intended start falls in `[from, until)`, and counts every success
+/// acknowledged in that window as served.
 pub async fn aggregate(mut samples: mpsc::UnboundedReceiver<Sample>, from: Instant, until: Instant) -> Recorded {
-    let mut r =
-        Recorded { latency: histogram(), service: histogram(), intervals: Vec::new(), late_starts: 0, errors: 0 };
+    let mut r = Recorded {
+        latency: histogram(),
+        service: histogram(),
+        intervals: Vec::new(),
+        late_starts: 0,
+        errors: 0,
+        offered: 0,
+        served: 0,
+        unsent: 0,
+        window_s: until.saturating_duration_since(from).as_secs_f64(),
+    };
     while let Some(s) = samples.recv().await {
+        if s.ok && s.ended >= from && s.ended < until {
+            r.served += 1;
+        }
         if s.intended < from || s.intended >= until {
             continue;
         }
+        r.offered += 1;
         if !s.ok {
             r.errors += 1;
-            continue;
         }
         let latency = s.ended.saturating_duration_since(s.intended).as_micros().max(1) as u64;
         let service = s.ended.saturating_duration_since(s.started).as_micros().max(1) as u64;
@@ -77,6 +102,32 @@ pub async fn aggregate(mut samples: mpsc::UnboundedReceiver<Sample>, from: Insta
 }
 
 impl Recorded {
+    /// Commands due in the window per second: what the schedule offered.
+    pub fn offered_per_s(&self) -> f64 {
+        (self.offered + self.unsent) as f64 / self.window_s.max(1e-9)
+    }
+
+    /// Commands acknowledged in the window per second: what the system served.
+    pub fn served_per_s(&self) -> f64 {
+        self.served as f64 / self.window_s.max(1e-9)
+    }
+
+    /// (p50, p99, max) latency in ms per whole minute of the window, from the per-second
+    /// histograms; a last partial minute is left out unless it is the only one.
+    pub fn per_minute(&self) -> Vec<(f64, f64, f64)> {
+        let minutes = (self.intervals.len() / 60).max(usize::from(!self.intervals.is_empty()));
+        (0..minutes)
+            .map(|m| {
+                let mut h = histogram();
+                for second in self.intervals.iter().skip(m * 60).take(60) {
+                    let _ = h.add(second);
+                }
+                let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+                (ms(0.5), ms(0.99), h.max() as f64 / 1000.0)
+            })
+            .collect()
+    }
+
     /// A latency percentile in milliseconds.
     pub fn latency_ms(&self, quantile: f64) -> f64 {
         self.latency.value_at_quantile(quantile) as f64 / 1000.0
@@ -132,12 +183,83 @@ mod tests {
         tx.send(Sample { intended: t0 + ms(3), started: t0 + ms(3), ended: t0 + ms(4), ok: false }).unwrap();
         drop(tx);
         let r = aggregate(rx, t0, t0 + Duration::from_secs(1)).await;
-        assert_eq!((r.latency.len(), r.late_starts, r.errors), (2, 1, 1));
+        // The failure is in the histogram too, at its time to failure.
+        assert_eq!((r.latency.len(), r.late_starts, r.errors), (3, 1, 1));
+        // Served: the three successes acknowledged in the window, the warm-up's included;
+        // offered: the three due in it.
+        assert_eq!((r.served, r.offered), (3, 3));
         assert!((r.latency_ms(1.0) - 52.0).abs() < 0.1, "{}", r.latency_ms(1.0));
         assert!((r.service_ms(1.0) - 2.0).abs() < 0.1);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.hlog");
         r.write_interval_log(&path, SystemTime::now()).unwrap();
         assert!(std::fs::read_to_string(path).unwrap().contains("#[StartTime:"));
+    }
+}
+
+#[cfg(test)]
+mod honesty {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failed_command_enters_the_histogram_at_its_time_to_failure_and_counts_as_an_error() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        for i in 0..99 {
+            tx.send(Sample { intended: t0 + ms(i), started: t0 + ms(i), ended: t0 + ms(i + 1), ok: true }).unwrap();
+        }
+        // One command failed after 800 ms (a timeout, say).
+        tx.send(Sample { intended: t0 + ms(100), started: t0 + ms(100), ended: t0 + ms(900), ok: false }).unwrap();
+        drop(tx);
+        let r = aggregate(rx, t0, t0 + Duration::from_secs(1)).await;
+        assert_eq!(r.errors, 1);
+        assert_eq!(r.latency.len(), 100);
+        assert!((r.latency_ms(1.0) - 800.0).abs() < 1.0, "max {}", r.latency_ms(1.0));
+        assert_eq!(r.served, 99, "a failure is not served");
+    }
+
+    #[tokio::test]
+    async fn served_throughput_is_what_was_acknowledged_in_the_window_and_never_above_offered() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        // 1000 commands due over one second, served ever later: the last third after the window.
+        for i in 0..1000u64 {
+            let intended = t0 + ms(i);
+            let ended = t0 + ms(i + i / 2);
+            tx.send(Sample { intended, started: intended, ended, ok: true }).unwrap();
+        }
+        drop(tx);
+        let r = aggregate(rx, t0, t0 + Duration::from_secs(1)).await;
+        assert_eq!(r.offered, 1000);
+        assert!(r.served < r.offered, "served {} offered {}", r.served, r.offered);
+        assert!((r.offered_per_s() - 1000.0).abs() < 1e-6);
+        assert!(r.served_per_s() <= r.offered_per_s());
+        assert_eq!(r.served, 667);
+    }
+
+    #[test]
+    fn per_minute_figures_come_from_the_seconds_of_each_minute() {
+        let mut intervals = Vec::new();
+        for second in 0..120u64 {
+            let mut h = histogram();
+            h.record(if second == 90 { 400_000 } else { 1_000 }).unwrap();
+            intervals.push(h);
+        }
+        let r = Recorded {
+            latency: histogram(),
+            service: histogram(),
+            intervals,
+            late_starts: 0,
+            errors: 0,
+            offered: 0,
+            served: 0,
+            unsent: 0,
+            window_s: 120.0,
+        };
+        let m = r.per_minute();
+        assert_eq!(m.len(), 2);
+        assert!(m[0].2 < 2.0 && m[1].2 > 399.0, "{m:?}");
     }
 }

@@ -11,6 +11,7 @@ pub mod generator;
 mod latency;
 pub mod live;
 mod load;
+pub mod measure;
 mod namespace;
 mod phase;
 mod plan;

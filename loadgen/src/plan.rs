@@ -92,14 +92,19 @@ pub fn plan(result: &RunResult, slo_p99_ms: f64) -> Plan {
         ));
     }
     let peak_hour = f.get("generate.peak_hour_events_per_s").map(|x| x.value);
-    let best_append = f.get("append.per-school.events_per_s").map(|x| x.value);
+    // A rate a user could run at: the SLO rate where the search ran, else the ceiling (at any
+    // latency), said as such.
+    let (best_append, what) = match f.get("append.per-school.slo_rate_events_per_s") {
+        Some(x) => (Some(x.value), "the SLO rate"),
+        None => (f.get("append.per-school.ceiling_events_per_s").map(|x| x.value), "the ceiling, at any latency"),
+    };
     if let (Some(peak), Some(best)) = (peak_hour, best_append) {
         let g = Growth::published();
         let next_year = peak * g.rate(888.0 + 365.0) / g.rate(888.0);
         p.append_headroom_today = Some(best / peak);
         p.append_headroom_next_year = Some(best / next_year);
         say(format!(
-            "append headroom: {best:.0} events/s against today's peak hour of {peak:.1} events/s = {:.0}x",
+            "append headroom: {best:.0} events/s ({what}) against today's peak hour of {peak:.1} events/s = {:.0}x",
             best / peak
         ));
         say(format!(

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::figures::{Figure, Figures};
 use crate::generator::{DayKind, Generator, Summary};
 use crate::load::backfill;
+use crate::measure::{self, ServerCpu};
 use crate::namespace::fresh_store;
 use crate::phase::{self, generator_config};
 use crate::progress::{note, Progress};
@@ -51,8 +52,21 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
     };
     conn.close().await.ok();
     let profile = db.profile().map(|p| p.name().to_string()).unwrap_or_else(|| "external".into());
-    let mut result =
-        RunResult::new(scenario, started.to_rfc3339(), Environment::capture(db.describe(), profile, settings));
+    let mut environment = Environment::capture(db.describe(), profile, settings);
+    if let Some(cluster) = db.cluster() {
+        ServerCpu::watch(cluster.pid());
+        note(format_args!("environment: the data directory's filesystem and fsync latency (pg_test_fsync, ~15 s) …"));
+        if let Ok(binaries) = stroom_cluster::Binaries::discover() {
+            let d = measure::probe_durability(cluster.dir(), &binaries.program("pg_test_fsync"));
+            let latency = d.fsync_latency_us.map(|us| format!("{us:.0} µs")).unwrap_or_else(|| "unknown".into());
+            note(format_args!("environment: data on {}, 8 kB write + fdatasync {latency}", d.filesystem));
+            if !d.durable {
+                note(format_args!("the data directory is on {}: \"durable\" figures are not durable", d.filesystem));
+            }
+            environment.durability = Some(d);
+        }
+    }
+    let mut result = RunResult::new(scenario, started.to_rfc3339(), environment);
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
 
@@ -75,7 +89,8 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
     generate_figures(scenario, &summary, &loaded, &mut result);
 
     if let Some(plan) = &scenario.calibrate {
-        phase::calibrate::run(db.url(), scenario, &history, plan, &mut result.figures).await?;
+        let start_hour = scenario.append.as_ref().map_or(10.0, |a| a.start_hour);
+        phase::calibrate::run(db.url(), scenario, &history, plan, start_hour, &mut result.figures).await?;
     }
     if let Some(plan) = &scenario.append {
         let outcome = phase::append::run(db.url(), scenario, plan, &mut result.figures).await?;

@@ -1,95 +1,216 @@
-//! The calibrate phase: a raw binary COPY of generated rows into a fresh store of the same
-//! schema, and a raw `COPY (SELECT …) TO STDOUT` of the loaded history with the columns a
-//! replay reads. These same-run reference rates are what headline figures are divided by.
+//! The calibrate phase: the same-run references every headline is divided by, each the best
+//! this machine does with the same rows.
 //!
-//! The rows are copied twice: grouped by school (how a bulk load would send them, and the
-//! headline reference, `calibrate.copy_in`), and in arrival order across schools, as appends
-//! meet them (`calibrate.copy_in_arrival`). The gap between the two is what interleaving
-//! schools costs the server's indexes, before any per-command work.
+//! * **COPY in** (`calibrate.copy_in`): the rows the append steps write, the same events of
+//!   the same day from `[append] start_hour` on, in the order the feed hands them out, into a
+//!   store of the same schema loaded with the day up to then. They go by binary COPY over k
+//!   parallel connections, each taking a share of the schools (balanced by rows) in one
+//!   transaction, as a parallel bulk loader would. k sweeps `[calibrate] connections`
+//!   (default 1, the cores, twice the cores); each k is `calibrate.copy_in.k<k>`, the best k
+//!   is the reference.
+//! * **COPY out** (`calibrate.copy_out`): the raw read a parallel replay makes, by school on
+//!   k connections, split exactly as the replay splits the log (`replay::copy_out_parallel`),
+//!   best k the reference; and the one-connection read in global order a sequential replay
+//!   makes (`calibrate.copy_out_ordered`). The history is settled and warmed first, exactly as
+//!   before the replay steps ([`super::replay::prepare_read`]).
+//!
+//! Each also records the server's CPU per event (`…server_cpu_us_per_event`), read from
+//! `/proc` when stroom started the server; elsewhere the figure is absent.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
+use stroom_reference::replay::copy_out_parallel;
 use stroom_reference::{Store, StoredEvent};
 
+use super::feed::Feed;
 use super::{all_schools, generator_config, settle};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::figures::{Figure, Figures};
-use crate::generator::Generator;
+use crate::measure::ServerCpu;
 use crate::namespace::fresh_store;
-use crate::progress::Progress;
+use crate::progress::{note, Progress};
 use crate::scenario::{Calibrate, Scenario};
 
-/// Measures COPY in and COPY out `plan.repetitions` times each.
+/// Measures COPY in and COPY out, `plan.repetitions` times each per connection count; the
+/// rows copied in start at `start_hour` of the first day, where the append steps start.
 pub async fn run(
     url: &str,
     scenario: &Scenario,
     history: &Store,
     plan: &Calibrate,
+    start_hour: f64,
     figures: &mut Figures,
 ) -> Result<()> {
-    let rows = sample_rows(scenario, plan.rows);
-    let store = fresh_store(url, "calibrate", scenario.schema(), 4).await?;
+    let max_k = plan.connections.iter().copied().max().unwrap_or(1) as u32;
+    let store = fresh_store(url, "calibrate", scenario.schema(), max_k + 2).await?;
     store.add_schools(&all_schools(scenario)).await?;
-    let out_rows = history.count().await? as f64;
-    let mut arrival = rows.clone();
-    arrival.sort_by_key(|(e, _)| e.recorded_at_us);
-    let (mut copy_in, mut copy_out, mut mb_out) = (Vec::new(), Vec::new(), Vec::new());
-    let mut copy_in_arrival = Vec::new();
-    for rep in 1..=plan.repetitions {
-        store.truncate().await?;
-        settle(&store).await?;
-        let progress = Progress::phase(&format!("calibrate: COPY in, repetition {rep}/{}", plan.repetitions));
-        let started = Instant::now();
-        store.raw_copy_in(&rows).await?;
-        let secs = started.elapsed().as_secs_f64();
-        progress.done(rows.len() as u64, secs);
-        copy_in.push(rows.len() as f64 / secs);
-
-        store.truncate().await?;
-        settle(&store).await?;
-        let progress =
-            Progress::phase(&format!("calibrate: COPY in, arrival order, repetition {rep}/{}", plan.repetitions));
-        let started = Instant::now();
-        store.raw_copy_in(&arrival).await?;
-        let secs = started.elapsed().as_secs_f64();
-        progress.done(arrival.len() as u64, secs);
-        copy_in_arrival.push(arrival.len() as f64 / secs);
-
-        let progress = Progress::phase(&format!("calibrate: COPY out, repetition {rep}/{}", plan.repetitions));
-        let started = Instant::now();
-        let bytes = history.raw_copy_out().await?;
-        let secs = started.elapsed().as_secs_f64();
-        progress.done(out_rows as u64, secs);
-        copy_out.push(out_rows / secs);
-        mb_out.push(bytes as f64 / secs / 1e6);
-    }
-    figures.insert("calibrate.copy_in.events_per_s".into(), Figure::from_repetitions("events/s", copy_in));
-    figures
-        .insert("calibrate.copy_in_arrival.events_per_s".into(), Figure::from_repetitions("events/s", copy_in_arrival));
-    figures.insert("calibrate.copy_out.events_per_s".into(), Figure::from_repetitions("events/s", copy_out));
-    figures.insert("calibrate.copy_out.mb_per_s".into(), Figure::from_repetitions("MB/s", mb_out));
+    let (earlier, rows) = feed_rows(scenario, start_hour, plan.rows).await;
+    note(format_args!(
+        "calibrate: {} rows from {start_hour:02}:00 of the first day, as the append steps write them",
+        rows.len()
+    ));
+    copy_in(&store, &earlier, &rows, plan, figures).await?;
     store.pool().close().await;
+    copy_out(history, plan, figures).await
+}
+
+async fn copy_in(
+    store: &Store,
+    earlier: &[StoredEvent],
+    rows: &[(StoredEvent, i64)],
+    plan: &Calibrate,
+    figures: &mut Figures,
+) -> Result<()> {
+    let mut best: Option<(usize, Figure)> = None;
+    for &k in &plan.connections {
+        let shares = shares(rows, k);
+        let (mut rates, mut cpu) = (Vec::new(), Vec::new());
+        for rep in 1..=plan.repetitions {
+            store.truncate().await?;
+            crate::load::bulk_load(store, earlier).await?;
+            settle(store).await?;
+            let progress =
+                Progress::phase(&format!("calibrate: COPY in on {k} connections, repetition {rep}/{}", plan.repetitions));
+            let before = ServerCpu::now();
+            let started = Instant::now();
+            copy_in_parallel(store, &shares).await?;
+            let secs = started.elapsed().as_secs_f64();
+            let after = ServerCpu::now();
+            progress.done(rows.len() as u64, secs);
+            rates.push(rows.len() as f64 / secs);
+            cpu.extend(ServerCpu::us_per_event(before, after, rows.len() as u64));
+        }
+        let figure = Figure::from_repetitions("events/s", rates);
+        if best.as_ref().is_none_or(|(_, b)| figure.value > b.value) {
+            best = Some((k, figure.clone()));
+        }
+        figures.insert(format!("calibrate.copy_in.k{k}.events_per_s"), figure);
+        if !cpu.is_empty() {
+            figures.insert(format!("calibrate.copy_in.k{k}.server_cpu_us_per_event"), Figure::from_repetitions("µs", cpu));
+        }
+    }
+    if let Some((k, figure)) = best {
+        best_of(figures, "calibrate.copy_in", k, figure);
+    }
     Ok(())
 }
 
-/// The first `n` generated events (course material, then whole days), with their positions
-/// in their schools.
-fn sample_rows(scenario: &Scenario, n: u64) -> Vec<(StoredEvent, i64)> {
-    let mut generator = Generator::new(generator_config(scenario, 2));
-    let mut events: Vec<StoredEvent> = generator.course_material().iter().map(|e| e.to_stored()).collect();
-    while (events.len() as u64) < n {
-        let day = generator.next_day();
-        events.extend(day.schools.iter().flat_map(|(_, evs)| evs.iter().map(|e| e.to_stored())));
+async fn copy_out(history: &Store, plan: &Calibrate, figures: &mut Figures) -> Result<()> {
+    super::replay::prepare_read(history).await?;
+    let rows = history.count().await? as u64;
+    let mut best: Option<(usize, Figure)> = None;
+    let mut runs: Vec<(Option<usize>, &str)> = plan.connections.iter().map(|&k| (Some(k), "")).collect();
+    runs.push((None, "ordered"));
+    for (k, _) in runs {
+        let (mut rates, mut cpu, mut mb) = (Vec::new(), Vec::new(), Vec::new());
+        for rep in 1..=plan.repetitions {
+            let what = match k {
+                Some(k) => format!("by school on {k} connections"),
+                None => "in global order on one connection".into(),
+            };
+            let progress = Progress::phase(&format!("calibrate: COPY out {what}, repetition {rep}/{}", plan.repetitions));
+            let before = ServerCpu::now();
+            let started = Instant::now();
+            let bytes = match k {
+                Some(k) => copy_out_parallel(history, k).await?,
+                None => history.raw_copy_out().await?,
+            };
+            let secs = started.elapsed().as_secs_f64();
+            let after = ServerCpu::now();
+            progress.done(rows, secs);
+            rates.push(rows as f64 / secs);
+            mb.push(bytes as f64 / secs / 1e6);
+            cpu.extend(ServerCpu::us_per_event(before, after, rows));
+        }
+        let prefix = match k {
+            Some(k) => format!("calibrate.copy_out.k{k}"),
+            None => "calibrate.copy_out_ordered".into(),
+        };
+        let figure = Figure::from_repetitions("events/s", rates);
+        figures.insert(format!("{prefix}.events_per_s"), figure.clone());
+        figures.insert(format!("{prefix}.mb_per_s"), Figure::from_repetitions("MB/s", mb));
+        if !cpu.is_empty() {
+            figures.insert(format!("{prefix}.server_cpu_us_per_event"), Figure::from_repetitions("µs", cpu));
+        }
+        if let Some(k) = k {
+            if best.as_ref().is_none_or(|(_, b)| figure.value > b.value) {
+                best = Some((k, figure));
+            }
+        }
     }
-    events.truncate(n as usize);
-    let mut next = std::collections::HashMap::new();
-    events
-        .into_iter()
-        .map(|e| {
-            let p = next.entry(e.school).or_insert(0i64);
-            *p += 1;
-            let position = *p;
-            (e, position)
+    if let Some((k, figure)) = best {
+        best_of(figures, "calibrate.copy_out", k, figure);
+    }
+    Ok(())
+}
+
+/// The best k's figures under the reference's own name, with k itself.
+fn best_of(figures: &mut Figures, prefix: &str, k: usize, figure: Figure) {
+    figures.insert(format!("{prefix}.events_per_s"), figure);
+    figures.insert(format!("{prefix}.connections"), Figure::from_repetitions("connections", vec![k as f64]));
+    for what in ["server_cpu_us_per_event", "mb_per_s"] {
+        if let Some(f) = figures.get(&format!("{prefix}.k{k}.{what}")).cloned() {
+            figures.insert(format!("{prefix}.{what}"), f);
+        }
+    }
+}
+
+/// Copies each share over a connection of its own, each in one transaction, all at once.
+async fn copy_in_parallel(store: &Store, shares: &[Vec<(StoredEvent, i64)>]) -> Result<()> {
+    let tasks: Vec<_> = shares
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|share| {
+            let (store, share) = (store.clone(), share.clone());
+            tokio::spawn(async move { store.raw_copy_in(&share).await })
         })
-        .collect()
+        .collect();
+    for t in tasks {
+        t.await.map_err(|e| Error::Reference(format!("a COPY in connection failed: {e}")))??;
+    }
+    Ok(())
+}
+
+/// The rows split into `k` shares of whole schools, each school's rows in feed order: the
+/// largest schools first, each to the share with the fewest rows so far.
+pub fn shares(rows: &[(StoredEvent, i64)], k: usize) -> Vec<Vec<(StoredEvent, i64)>> {
+    let mut per_school: HashMap<i32, usize> = HashMap::new();
+    rows.iter().for_each(|(e, _)| *per_school.entry(e.school).or_default() += 1);
+    let mut schools: Vec<(i32, usize)> = per_school.into_iter().collect();
+    schools.sort_by_key(|&(s, n)| (std::cmp::Reverse(n), s));
+    let mut load = vec![0usize; k.max(1)];
+    let mut share_of: HashMap<i32, usize> = HashMap::new();
+    for (school, n) in schools {
+        let (i, _) = load.iter().enumerate().min_by_key(|(_, l)| **l).expect("k ≥ 1");
+        load[i] += n;
+        share_of.insert(school, i);
+    }
+    let mut out = vec![Vec::new(); k.max(1)];
+    for row in rows {
+        out[share_of[&row.0.school]].push(row.clone());
+    }
+    out
+}
+
+/// The first day's events before `start_hour` (to load first), and the first `n` appends the
+/// feed hands out from there, as rows with the positions they take in their schools.
+pub async fn feed_rows(scenario: &Scenario, start_hour: f64, n: u64) -> (Vec<StoredEvent>, Vec<(StoredEvent, i64)>) {
+    let mut feed = Feed::start_at(generator_config(scenario, 2), start_hour);
+    let earlier = feed.earlier().await;
+    let mut next: HashMap<i32, i64> = HashMap::new();
+    earlier.iter().for_each(|e| *next.entry(e.school).or_default() += 1);
+    let mut rows = Vec::with_capacity(n as usize);
+    while (rows.len() as u64) < n {
+        let a = feed.next().await;
+        let mut version = a.expected_version;
+        for e in a.events {
+            version += 1;
+            let position = next.entry(a.school).or_default();
+            *position += 1;
+            rows.push((StoredEvent::from_new(a.school, a.stream, version, e), *position));
+        }
+    }
+    rows.truncate(n as usize);
+    (earlier, rows)
 }

@@ -23,7 +23,7 @@ use hdrhistogram::Histogram;
 use stroom_reference::{Append, Appender};
 use uuid::Uuid;
 
-use super::append::Failures;
+use super::open_loop::Failures;
 use super::feed::Feed;
 use crate::latency::histogram;
 
@@ -31,6 +31,8 @@ use crate::latency::histogram;
 pub(super) struct ClosedStep {
     /// Events acknowledged in the measured window.
     pub events: u64,
+    /// Events acknowledged over the whole step, warm-up and drain included.
+    pub events_all: u64,
     /// Appends that failed.
     pub failed: u64,
     /// Time in the appender of the appends acknowledged in the window, in µs: at a closed
@@ -42,6 +44,13 @@ impl ClosedStep {
     /// The latency at `quantile`, in milliseconds.
     pub fn latency_ms(&self, quantile: f64) -> f64 {
         self.latency.value_at_quantile(quantile) as f64 / 1000.0
+    }
+
+    /// The appends actually in flight on average over the window, by Little's law (appends
+    /// acknowledged per second × their mean time in the appender): what C writers reached.
+    /// It is below C when the day's active streams, not the writers, bound the appends.
+    pub fn concurrency(&self, duration_s: f64) -> f64 {
+        self.latency.len() as f64 / duration_s * self.latency.mean() / 1e6
     }
 }
 
@@ -63,7 +72,7 @@ pub(super) async fn closed_loop(
     // there are more, as the C writers' queues had them before. With fewer, appends queued
     // behind a few busy streams would leave slots idle.
     let bound = 8192.max(writers);
-    let mut step = ClosedStep { events: 0, failed: 0, latency: histogram() };
+    let mut step = ClosedStep { events: 0, events_all: 0, failed: 0, latency: histogram() };
     let mut in_flight = FuturesUnordered::new();
     let mut ready: VecDeque<Append> = VecDeque::new();
     // Streams with an append ready or in flight, and the appends queued behind it.
@@ -105,10 +114,11 @@ pub(super) async fn closed_loop(
                 step.failed += 1;
             }
             Ok(_) if ended >= from && ended < until => {
+                step.events_all += n;
                 step.events += n;
                 step.latency.saturating_record(ended.duration_since(started).as_micros().max(1) as u64);
             }
-            Ok(_) => {}
+            Ok(_) => step.events_all += n,
         }
         if let Entry::Occupied(mut behind) = busy.entry(stream) {
             match behind.get_mut().pop_front() {

@@ -132,12 +132,12 @@ fn record(
     let measured_s = plan.wall_seconds() - plan.warmup_s;
     // The open loop's figures (percentiles from the due time, late starts, saturation), then
     // what only commands have.
-    super::append::record_open(figures, prefix, r, measured_s, saturated);
+    super::open_loop::record_open(figures, prefix, r, saturated);
     figures.insert(format!("{prefix}.load_p50_ms"), one("ms", loads.value_at_quantile(0.5) as f64 / 1000.0));
     figures.insert(format!("{prefix}.load_p99_ms"), one("ms", loads.value_at_quantile(0.99) as f64 / 1000.0));
     figures.insert(format!("{prefix}.errors"), one("count", r.errors as f64));
     figures.insert(format!("{prefix}.rejected"), one("count", rejected as f64));
-    figures.insert(format!("{prefix}.commands_per_s"), one("commands/s", r.latency.len() as f64 / measured_s));
+    figures.insert(format!("{prefix}.commands_per_s"), one("commands/s", r.served as f64 / measured_s));
 }
 
 /// Dispatches every command at its due time; returns the latency record, aggregate load
@@ -193,15 +193,18 @@ async fn drive(
     drop(samples_tx);
     let backlog_limit = (peak_rate(commands, plan.speedup) * 5.0).max(100.0) as i64;
     let mut saturated = false;
+    let mut unsent = 0u64;
     for c in commands {
         let offset_s = (c.due_us - window_start_us) as f64 / 1e6 / plan.speedup;
         let intended = start + Duration::from_secs_f64(offset_s);
         if intended >= until {
             break;
         }
-        if outstanding.load(Ordering::Relaxed) > backlog_limit {
+        if saturated || outstanding.load(Ordering::Relaxed) > backlog_limit {
+            // Past saturation: the commands still due in the window are counted, not sent.
             saturated = true;
-            break;
+            unsent += u64::from(intended >= from);
+            continue;
         }
         tokio::time::sleep_until(intended.into()).await;
         let k = (c.stream.as_u64_pair().1 % plan.users as u64) as usize;
@@ -214,7 +217,8 @@ async fn drive(
     for t in tasks {
         let _ = t.await;
     }
-    let recorded = aggregator.await.expect("aggregator task");
+    let mut recorded = aggregator.await.expect("aggregator task");
+    recorded.unsent = unsent;
     let loads = loads.lock().unwrap_or_else(|p| p.into_inner()).clone();
     (recorded, loads, rejected.load(Ordering::Relaxed) as u64, saturated)
 }

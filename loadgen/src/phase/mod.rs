@@ -5,8 +5,12 @@ pub mod calibrate;
 mod closed_loop;
 pub mod feed;
 pub mod live;
+mod open_loop;
+mod pgbench;
 pub mod replay;
+mod schedule;
 mod settle;
+mod slo_search;
 
 pub use settle::settle;
 

@@ -50,6 +50,43 @@ pub struct AppendPlan {
     pub lane_writer: RowWriter,
     /// Per-school: statements committing at once (default: one per core of this machine).
     pub commit_lanes: usize,
+    /// The simulated hour of the first day every closed-loop step starts at, on a store
+    /// bulk-loaded with the day up to then (default 10, the busiest hour; 0: from midnight).
+    pub start_hour: f64,
+    /// Open loop: how arrivals are spaced (Poisson by default).
+    pub arrivals: Arrivals,
+    /// The stepped search for the highest rate within the SLO, if any.
+    pub slo_search: Option<SloSearch>,
+}
+
+/// How open-loop arrivals are spaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrivals {
+    /// Exponential gaps, as `pgbench -R` schedules them (the default).
+    Poisson,
+    /// Evenly spaced.
+    Uniform,
+}
+
+/// `[append.slo_search]`: for each strategy, the highest constant offered rate whose open-loop
+/// p99 (from intended start, failures included) stays within `[slo] p99_ms`, with no error and
+/// no saturation, found by doubling from a start rate and then bisecting.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SloSearch {
+    /// Strategies searched (default: the open loop's).
+    #[serde(serialize_with = "ser_strategies")]
+    pub strategies: Vec<Strategy>,
+    /// Measured seconds per step: long enough for a checkpoint and an autovacuum run to fall
+    /// inside (60 in `baseline.toml`).
+    pub step_s: f64,
+    /// Steps at most per strategy.
+    pub max_steps: usize,
+    /// The search stops once the failing rate is within this fraction above the passing one.
+    pub tolerance: f64,
+    /// The first rate tried as a share of the strategy's closed-loop ceiling (default 0.5);
+    /// 1000 events/s when there is no ceiling.
+    pub start_share: f64,
 }
 
 impl AppendPlan {
@@ -145,7 +182,19 @@ pub(super) struct RawAppend {
     row_writer: Option<Spanned<String>>,
     lane_writer: Option<Spanned<String>>,
     commit_lanes: Option<Spanned<usize>>,
+    start_hour: Option<Spanned<f64>>,
     open: Option<RawOpen>,
+    slo_search: Option<RawSloSearch>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSloSearch {
+    strategies: Option<Spanned<Vec<String>>>,
+    step_s: Option<Spanned<f64>>,
+    max_steps: Option<Spanned<usize>>,
+    tolerance: Option<Spanned<f64>>,
+    start_share: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,6 +205,7 @@ struct RawOpen {
     users: Option<Spanned<usize>>,
     start_hour: Option<Spanned<f64>>,
     strategies: Option<Spanned<Vec<String>>>,
+    arrivals: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -237,7 +287,13 @@ pub(super) fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan>
     if repetitions == 0 {
         return Err(p.at(span(&a.repetitions), "append.repetitions", "must be at least 1"));
     }
-    let (mut open_rates, mut open_duration_s, mut open_users, mut open_start_hour) = (Vec::new(), 0.0, 0, 0.0);
+    let start_hour = value(&a.start_hour, 10.0);
+    if below(start_hour, 0.0) || start_hour >= 24.0 {
+        return Err(p.at(span(&a.start_hour), "append.start_hour", format!("{start_hour} is not an hour of the day")));
+    }
+    let (mut open_rates, mut open_duration_s, mut open_users, mut open_start_hour) =
+        (Vec::new(), 0.0, 0, start_hour);
+    let mut arrivals = Arrivals::Poisson;
     let mut open_strategies: Vec<Strategy> = strategies.iter().copied().filter(|s| *s != Strategy::Rill).collect();
     if let Some(o) = &a.open {
         if o.rates.get_ref().is_empty() {
@@ -261,7 +317,7 @@ pub(super) fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan>
         if open_users == 0 {
             return Err(p.at(span(&o.users), "append.open.users", "must be at least 1"));
         }
-        open_start_hour = value(&o.start_hour, 0.0);
+        open_start_hour = value(&o.start_hour, start_hour);
         if below(open_start_hour, 0.0) || open_start_hour >= 24.0 {
             let why = format!("{open_start_hour} is not an hour of the day");
             return Err(p.at(span(&o.start_hour), "append.open.start_hour", why));
@@ -269,7 +325,21 @@ pub(super) fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan>
         if let Some(s) = &o.strategies {
             open_strategies = parse_strategies(p, s, "append.open.strategies")?;
         }
+        if let Some(a) = &o.arrivals {
+            arrivals = match a.get_ref().as_str() {
+                "poisson" => Arrivals::Poisson,
+                "uniform" => Arrivals::Uniform,
+                other => {
+                    let why = format!("unknown arrivals '{other}' (expected poisson or uniform)");
+                    return Err(p.at(Some(a.span()), "append.open.arrivals", why));
+                }
+            };
+        }
     }
+    let slo_search = match &a.slo_search {
+        None => None,
+        Some(r) => Some(slo_search(p, r, &open_strategies)?),
+    };
     let row_writer = writer(p, &a.row_writer, "append.row_writer", RowWriter::Unnest)?;
     let lane_writer = writer(p, &a.lane_writer, "append.lane_writer", RowWriter::Copy)?;
     let commit_lanes = value(&a.commit_lanes, default_commit_lanes());
@@ -291,7 +361,35 @@ pub(super) fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan>
         row_writer,
         lane_writer,
         commit_lanes,
+        start_hour,
+        arrivals,
+        slo_search,
     })
+}
+
+fn slo_search(p: &Problems<'_>, r: &RawSloSearch, open_strategies: &[Strategy]) -> Result<SloSearch> {
+    let strategies = match &r.strategies {
+        Some(s) => parse_strategies(p, s, "append.slo_search.strategies")?,
+        None => open_strategies.to_vec(),
+    };
+    let step_s = value(&r.step_s, 60.0);
+    if below(step_s, MIN_APPEND_SECONDS) {
+        let why = format!("{step_s} s is too short (at least {MIN_APPEND_SECONDS} s; 60 s holds a checkpoint)");
+        return Err(p.at(span(&r.step_s), "append.slo_search.step_s", why));
+    }
+    let max_steps = value(&r.max_steps, 6);
+    if max_steps < 2 {
+        return Err(p.at(span(&r.max_steps), "append.slo_search.max_steps", "give at least 2 steps"));
+    }
+    let tolerance = value(&r.tolerance, 0.1);
+    if below(tolerance, 0.01) || tolerance > 1.0 {
+        return Err(p.at(span(&r.tolerance), "append.slo_search.tolerance", "give a fraction from 0.01 to 1"));
+    }
+    let start_share = value(&r.start_share, 0.5);
+    if below(start_share, 1e-6) || start_share > 4.0 {
+        return Err(p.at(span(&r.start_share), "append.slo_search.start_share", "give a share of the ceiling, 0 to 4"));
+    }
+    Ok(SloSearch { strategies, step_s, max_steps, tolerance, start_share })
 }
 
 fn writer(p: &Problems<'_>, w: &Option<Spanned<String>>, key: &str, default: RowWriter) -> Result<RowWriter> {

@@ -17,7 +17,7 @@ mod append;
 mod live;
 
 use append::{append_plan, RawAppend};
-pub use append::{AppendPlan, Arrival};
+pub use append::{AppendPlan, Arrival, Arrivals, SloSearch};
 pub use live::LivePlan;
 use live::{live_plan, RawLive};
 
@@ -91,8 +91,11 @@ pub struct Load {
 pub struct Calibrate {
     /// How many times each COPY is measured.
     pub repetitions: u32,
-    /// Rows copied in per repetition.
+    /// Rows copied in per repetition: the first rows the append steps write, in their order.
     pub rows: u64,
+    /// Parallel connections to sweep for COPY in and out (default 1, the cores, twice the
+    /// cores); the best is the reference.
+    pub connections: Vec<usize>,
 }
 
 /// The replay phase.
@@ -181,6 +184,7 @@ struct RawLoad {
 struct RawCalibrate {
     repetitions: Option<Spanned<u32>>,
     rows: Option<Spanned<u64>>,
+    connections: Option<Spanned<Vec<usize>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -340,7 +344,18 @@ impl Scenario {
                         format!("{rows} rows are too few to time (at least 1000)"),
                     ));
                 }
-                Some(Calibrate { repetitions, rows })
+                let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+                let mut connections = value(&c.connections, vec![1, cores, 2 * cores]);
+                if connections.is_empty() || connections.contains(&0) {
+                    return Err(p.at(
+                        span(&c.connections),
+                        "calibrate.connections",
+                        "give one or more connection counts, each at least 1",
+                    ));
+                }
+                connections.sort_unstable();
+                connections.dedup();
+                Some(Calibrate { repetitions, rows, connections })
             }
         };
 
@@ -507,11 +522,26 @@ mod tests {
     }
 
     #[test]
-    fn an_open_loop_starts_at_midnight_unless_told_an_hour_of_the_day() {
-        let open = format!("{GOOD}[append]\nstrategies = [\"per-school\"]\n[append.open]\nrates = [100]\n");
+    fn steps_start_at_the_busy_hour_unless_told_another_hour_of_the_day() {
+        let append = format!("{GOOD}[append]\nstrategies = [\"per-school\"]\n");
+        let open = format!("{append}[append.open]\nrates = [100]\n");
         let plan = |text: &str| Scenario::parse(Path::new("s.toml"), text).unwrap().append.unwrap();
-        assert_eq!(plan(&open).open_start_hour, 0.0);
-        assert_eq!(plan(&format!("{open}start_hour = 10\n")).open_start_hour, 10.0);
+        assert_eq!((plan(&open).start_hour, plan(&open).open_start_hour), (10.0, 10.0));
+        assert_eq!(plan(&format!("{open}start_hour = 0\n")).open_start_hour, 0.0);
+        let midnight = plan(&format!("{append}start_hour = 0\n[append.open]\nrates = [100]\n"));
+        assert_eq!((midnight.start_hour, midnight.open_start_hour), (0.0, 0.0));
+        assert_eq!(plan(&open).arrivals, crate::scenario::Arrivals::Poisson);
+        assert_eq!(plan(&format!("{open}arrivals = \"uniform\"\n")).arrivals, crate::scenario::Arrivals::Uniform);
+        assert_eq!(
+            err(&format!("{open}arrivals = \"bursty\"\n")),
+            "s.toml:11: append.open.arrivals: unknown arrivals 'bursty' (expected poisson or uniform)"
+        );
+        let search = plan(&format!("{open}[append.slo_search]\n")).slo_search.unwrap();
+        assert_eq!((search.step_s, search.max_steps, search.strategies.len()), (60.0, 6, 1));
+        assert_eq!(
+            err(&format!("{open}[append.slo_search]\nstep_s = 0.5\n")),
+            "s.toml:12: append.slo_search.step_s: 0.5 s is too short (at least 1 s; 60 s holds a checkpoint)"
+        );
         assert_eq!(
             err(&format!("{open}start_hour = 24\n")),
             "s.toml:11: append.open.start_hour: 24 is not an hour of the day"

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 pub use lanes::Lanes;
+pub use rill::INSERT_ORDER_LOCK as RILL_INSERT_ORDER_LOCK;
 pub use rows::RowWriter;
 pub use transactor::{default_commit_lanes, Transactor, TransactorConfig};
 

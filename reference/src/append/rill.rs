@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::store::Store;
 
 /// The global advisory lock key every rill writer takes.
-const INSERT_ORDER_LOCK: i64 = 0x7269_6c6c; // "rill"
+pub const INSERT_ORDER_LOCK: i64 = 0x7269_6c6c; // "rill"
 
 pub(super) async fn append(store: &Store, a: Append) -> Result<Appended> {
     check_input(&a)?;

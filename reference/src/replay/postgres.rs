@@ -113,6 +113,45 @@ pub async fn parallel_counted(store: &Store, fold: Fold, workers: usize, done: A
     Ok(Replayed { digest: model.digest(), model, events, elapsed: started.elapsed() })
 }
 
+/// The raw read a parallel replay makes, without decoding or folding: course material, then
+/// every school by binary `COPY (SELECT …) TO STDOUT` on `workers` connections, largest school
+/// first, exactly as [`parallel`] splits the log. Returns the bytes received. This is the
+/// same-run reference the parallel replay is measured against.
+pub async fn copy_out_parallel(store: &Store, workers: usize) -> Result<u64> {
+    let mut bytes = copy_out_bytes(store, &school_select(store, GLOBAL_SCHOOL)).await?;
+    let queue: Arc<Mutex<VecDeque<School>>> =
+        Arc::new(Mutex::new(schools_largest_first(store).await?.into_iter().filter(|&s| s != GLOBAL_SCHOOL).collect()));
+    let tasks: Vec<_> = (0..workers.max(1))
+        .map(|_| {
+            let (store, queue) = (store.clone(), queue.clone());
+            tokio::spawn(async move {
+                let mut bytes = 0u64;
+                loop {
+                    let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                    let Some(school) = next else { break };
+                    bytes += copy_out_bytes(&store, &school_select(&store, school)).await?;
+                }
+                Ok::<_, Error>(bytes)
+            })
+        })
+        .collect();
+    for task in tasks {
+        bytes += task.await.map_err(|e| Error::BatchFailed { reason: format!("COPY out worker failed: {e}") })??;
+    }
+    Ok(bytes)
+}
+
+async fn copy_out_bytes(store: &Store, select: &str) -> Result<u64> {
+    let mut conn = store.pool().acquire().await.map_err(Error::db("acquiring a connection"))?;
+    let statement = format!("COPY ({select}) TO STDOUT (FORMAT binary)");
+    let mut stream = conn.copy_out_raw(&statement).await.map_err(Error::db("starting COPY out"))?;
+    let mut bytes = 0u64;
+    while let Some(chunk) = stream.try_next().await.map_err(Error::db("reading COPY out"))? {
+        bytes += chunk.len() as u64;
+    }
+    Ok(bytes)
+}
+
 fn school_select(store: &Store, school: School) -> String {
     let order = match store.schema().layout {
         Layout::Partitioned => "position",

@@ -1,0 +1,10 @@
+//! What the server did while a step ran, measured beside the step: its CPU time, its
+//! checkpoints, autovacuum runs and WAL, and what "durable" means on the disk under it.
+
+mod activity;
+mod durability;
+mod server_cpu;
+
+pub use activity::{Activity, ActivityWatch};
+pub use durability::{probe as probe_durability, Durability};
+pub use server_cpu::ServerCpu;
