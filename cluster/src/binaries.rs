@@ -18,9 +18,19 @@ pub struct Binaries {
 }
 
 impl Binaries {
-    /// The path of one program in this directory.
+    /// The path of one program in this directory; for a program not there (a `PATH` directory
+    /// may link only `initdb` and `postgres`), the one beside the real `postgres` it links to,
+    /// else the bare name for `PATH` to resolve.
     pub fn program(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
+        let here = self.dir.join(name);
+        if here.exists() {
+            return here;
+        }
+        std::fs::canonicalize(self.dir.join("postgres"))
+            .ok()
+            .and_then(|real| Some(real.parent()?.join(name)))
+            .filter(|p| p.exists())
+            .unwrap_or_else(|| PathBuf::from(name))
     }
 
     /// Finds the server binaries: `STROOM_PG_BINDIR` alone if set; otherwise `PATH`, then

@@ -34,7 +34,11 @@ pub async fn fresh_store(url: &str, name: &str, schema: Schema, connections: u32
         stroom_reference::Layout::SingleLog => "auto",
     };
     let options = base.options([("search_path", namespace.as_str()), ("plan_cache_mode", plan_cache_mode)]);
+    // sqlx pings every pooled connection before handing it out by default: one extra round
+    // trip per append on the one-by-one paths, which made `single` about 0.6x pgbench running
+    // its own statements. A broken connection still fails the statement that uses it.
     let pool = PgPoolOptions::new()
+        .test_before_acquire(false)
         .max_connections(connections)
         .acquire_timeout(std::time::Duration::from_secs(60))
         .connect_with(options)

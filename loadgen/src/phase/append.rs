@@ -130,6 +130,7 @@ async fn closed_sweep(
     for &writers in plan.writers_for(s.strategy) {
         let (mut rates, mut p50, mut p99, mut concurrency, mut cpu) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut pgbench_runs = Vec::new();
         for rep in 1..=plan.repetitions {
             let failures = s.failures.clone();
             let (appender, feed) = s.restart(plan.start_hour).await?;
@@ -150,6 +151,31 @@ async fn closed_sweep(
                 cpu.push(us);
             }
             s.errors += step.failed;
+            // The same statements through pgbench, right after, on the same store from the
+            // same start: neighbours in time, so the machine's drift hits both alike.
+            if let (Some(script), Some(bin)) = (&pgbench_script, &pgbench_bin) {
+                if writers > pgbench::MAX_CLIENTS {
+                    if rep == 1 {
+                        note(format_args!(
+                            "calibrate pgbench {name}: not run at {writers} clients (at most {})",
+                            pgbench::MAX_CLIENTS
+                        ));
+                    }
+                    continue;
+                }
+                stop(s.running.take()).await;
+                let mut feed = Feed::start_at(generator_config(s.scenario, 1), plan.start_hour);
+                load_until(s.strategy, &s.store, &mut feed, plan.start_hour).await?;
+                drop(feed);
+                let progress = Progress::phase(&format!(
+                    "calibrate: pgbench with {name}'s statements, {writers} clients, repetition {rep}/{}",
+                    plan.repetitions
+                ));
+                let seconds = plan.warmup_s + plan.duration_s;
+                let tps = pgbench::run(bin, url, namespace, script, &sample, (writers, seconds))?;
+                progress.done((tps * seconds) as u64, seconds);
+                pgbench_runs.push(tps);
+            }
         }
         let prefix = format!("append.{name}.c{writers}");
         figures.insert(format!("{prefix}.p50_ms"), Figure::from_repetitions("ms", p50));
@@ -165,20 +191,10 @@ async fn closed_sweep(
         }
         figures.insert(format!("{prefix}.events_per_s"), figure.clone());
 
-        if let (Some(script), Some(bin)) = (&pgbench_script, &pgbench_bin) {
-            if writers > pgbench::MAX_CLIENTS {
-                note(format_args!("calibrate pgbench {name}: not run at {writers} clients (at most {})", pgbench::MAX_CLIENTS));
-                continue;
-            }
-            stop(s.running.take()).await;
-            s.restart(plan.start_hour).await?;
-            stop(s.running.take()).await;
-            let progress = Progress::phase(&format!("calibrate: pgbench with {name}'s statements, {writers} clients"));
-            let seconds = plan.warmup_s + plan.duration_s;
-            let tps = pgbench::run(bin, url, namespace, script, &sample, (writers, seconds))?;
-            progress.done((tps * seconds) as u64, seconds);
-            figures.insert(format!("calibrate.pgbench.{name}.c{writers}.events_per_s"), one("events/s", tps));
-            let ratio = figure.value / tps;
+        if !pgbench_runs.is_empty() {
+            let tps = Figure::from_repetitions("events/s", pgbench_runs);
+            let ratio = figure.value / tps.value;
+            figures.insert(format!("calibrate.pgbench.{name}.c{writers}.events_per_s"), tps);
             figures.insert(format!("{prefix}.vs_pgbench"), one("ratio", ratio));
             vs_pgbench.push(ratio);
         }
@@ -359,6 +375,15 @@ pub(super) async fn restart<'a>(
     stop(running.take()).await;
     // The first day generates while the store empties and settles.
     let mut feed = Feed::start_at(generator_config(scenario, 1), from_hour);
+    load_until(strategy, store, &mut feed, from_hour).await?;
+    let appender = Appender::start(strategy, store, config.clone()).await?;
+    feed.ready().await;
+    Ok(running.insert((appender, feed)))
+}
+
+/// Empties the store, bulk-loads the first day's events before `from_hour` from `feed`, and
+/// settles it: where every measured step starts.
+async fn load_until(strategy: Strategy, store: &Store, feed: &mut Feed, from_hour: f64) -> Result<()> {
     store.truncate().await?;
     let earlier = feed.earlier().await;
     if !earlier.is_empty() {
@@ -369,10 +394,7 @@ pub(super) async fn restart<'a>(
         ));
         crate::load::bulk_load(store, &earlier).await?;
     }
-    settle(store).await?;
-    let appender = Appender::start(strategy, store, config.clone()).await?;
-    feed.ready().await;
-    Ok(running.insert((appender, feed)))
+    settle(store).await
 }
 
 /// Stops what `running` holds: the feed first, so its thread stops making appends.
