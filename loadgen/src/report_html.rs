@@ -25,7 +25,7 @@ pub fn render(r: &RunResult) -> String {
 
     let throughput: Vec<Series> = sweep(r, "append.", 'c', ".events_per_s")
         .into_iter()
-        .map(|(label, points)| Series { label, points, model: false })
+        .map(|(label, points)| Series { label, points, model: false, markers: false })
         .collect();
     charts.push(line_chart(
         &Axes {
@@ -41,7 +41,7 @@ pub fn render(r: &RunResult) -> String {
         .series
         .iter()
         .filter_map(|(k, v)| {
-            k.strip_prefix("latency.").map(|label| Series { label: label.to_string(), points: v.clone(), model: false })
+            k.strip_prefix("latency.").map(|label| Series { label: label.to_string(), points: v.clone(), model: false, markers: false })
         })
         .collect();
     charts.push(line_chart(
@@ -77,9 +77,9 @@ pub fn render(r: &RunResult) -> String {
             let model = (1..=max as usize)
                 .map(|n| (n as f64, fit.throughput(n as f64) / fit.throughput(points[0].0)))
                 .collect();
-            replay.push(Series { label: format!("{mode}: USL fit"), points: model, model: true });
+            replay.push(Series { label: format!("{mode}: USL fit"), points: model, model: true, markers: false });
         }
-        replay.push(Series { label: format!("{mode}: measured"), points: speedup, model: false });
+        replay.push(Series { label: format!("{mode}: measured"), points: speedup, model: false, markers: false });
     }
     charts.push(line_chart(
         &Axes {
@@ -91,6 +91,38 @@ pub fn render(r: &RunResult) -> String {
         &replay,
     ));
 
+    if let Some(p99) = r.series.get("soak.p99_per_minute").filter(|p| !p.is_empty()) {
+        let line = |label: &str, key: &str| Series {
+            label: label.into(),
+            points: r.series.get(key).cloned().unwrap_or_default(),
+            model: false,
+            markers: false,
+        };
+        let mark = |label: &str, key: &str| Series {
+            label: label.into(),
+            points: r.series.get(key).cloned().unwrap_or_default(),
+            model: false,
+            markers: true,
+        };
+        let slo = r.scenario.get("slo_p99_ms").and_then(|v| v.as_f64()).unwrap_or(50.0);
+        let last = p99.last().map(|p| p.0).unwrap_or(1.0);
+        charts.push(line_chart(
+            &Axes {
+                title: "Soak: latency per minute from intended start, checkpoints and autovacuum runs marked".into(),
+                x: "minute of the window".into(),
+                y: "ms".into(),
+                log_x: false,
+            },
+            &[
+                line("p50", "soak.p50_per_minute"),
+                line("p99", "soak.p99_per_minute"),
+                Series { label: format!("SLO ({slo} ms)"), points: vec![(1.0, slo), (last, slo)], model: true, markers: false },
+                mark("checkpoint", "soak.checkpoints"),
+                mark("autovacuum", "soak.autovacuums"),
+            ],
+        ));
+    }
+
     let days = r.series.get("generate.events_per_day").cloned().unwrap_or_default();
     charts.push(line_chart(
         &Axes {
@@ -99,7 +131,7 @@ pub fn render(r: &RunResult) -> String {
             y: "events".into(),
             log_x: false,
         },
-        &[Series { label: "generated".into(), points: days, model: false }],
+        &[Series { label: "generated".into(), points: days, model: false, markers: false }],
     ));
 
     let md = crate::report_md::render(r);

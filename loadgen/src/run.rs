@@ -52,6 +52,15 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
     };
     conn.close().await.ok();
     let profile = db.profile().map(|p| p.name().to_string()).unwrap_or_else(|| "external".into());
+    // A soak that takes its rate from a baseline result fails here, before anything runs.
+    let soak_rate = match &scenario.soak {
+        Some(plan) => {
+            let (rate, source) = phase::soak::resolve_rate(plan)?;
+            note(format_args!("soak: {rate:.0} events/s ({source})"));
+            Some(rate)
+        }
+        None => None,
+    };
     let mut environment = Environment::capture(db.describe(), profile, settings);
     if let Some(cluster) = db.cluster() {
         ServerCpu::watch(cluster.pid());
@@ -107,6 +116,10 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
             result.series.insert(format!("latency.live {strategy} @ x{}", plan.speedup), recorded.spectrum());
         }
         files.extend(outcome.logs);
+    }
+    if let (Some(plan), Some(rate)) = (&scenario.soak, soak_rate) {
+        let series = phase::soak::run(db.url(), scenario, plan, rate, &mut result.figures).await?;
+        result.series.extend(series);
     }
     if let Some(plan) = &scenario.replay {
         phase::replay::run(scenario, plan, &history, loaded.days, &mut result.figures).await?;

@@ -11,6 +11,9 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// Drawn dashed, without markers.
     pub model: bool,
+    /// Events at the points' x (checkpoints, autovacuum runs): drawn as dashed vertical lines
+    /// across the chart; their y is ignored.
+    pub markers: bool,
 }
 
 /// A chart's axes.
@@ -54,8 +57,12 @@ fn nice(v: f64) -> String {
 
 /// Renders a line chart; an empty chart says there is nothing to plot.
 pub fn line_chart(axes: &Axes, series: &[Series]) -> String {
-    let pts: Vec<(f64, f64)> =
-        series.iter().flat_map(|s| s.points.iter().copied()).filter(|(x, y)| x.is_finite() && y.is_finite()).collect();
+    let pts: Vec<(f64, f64)> = series
+        .iter()
+        .filter(|s| !s.markers)
+        .flat_map(|s| s.points.iter().copied())
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .collect();
     let mut s = String::new();
     let _ = write!(
         s,
@@ -118,6 +125,27 @@ pub fn line_chart(axes: &Axes, series: &[Series]) -> String {
     );
     for (i, se) in series.iter().enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
+        if se.markers {
+            for (x, _) in se.points.iter().filter(|(x, _)| x.is_finite()) {
+                let _ = write!(
+                    s,
+                    r#"<line x1="{0:.1}" x2="{0:.1}" y1="{T}" y2="{1}" stroke="{colour}" stroke-width="1.5" stroke-dasharray="3,3"/>"#,
+                    px(*x),
+                    H - B
+                );
+            }
+            let ly = T + 14.0 + i as f64 * 16.0;
+            let _ = write!(
+                s,
+                r#"<line x1="{}" x2="{}" y1="{ly}" y2="{ly}" stroke="{colour}" stroke-width="1.5" stroke-dasharray="3,3"/><text x="{}" y="{}">{}</text>"#,
+                W - R + 10.0,
+                W - R + 30.0,
+                W - R + 35.0,
+                ly + 4.0,
+                escape(&se.label)
+            );
+            continue;
+        }
         let path: Vec<String> = se
             .points
             .iter()
@@ -161,8 +189,8 @@ mod tests {
         let svg = line_chart(
             &axes,
             &[
-                Series { label: "a".into(), points: vec![(1.0, 10.0), (4.0, 30.0)], model: false },
-                Series { label: "fit".into(), points: vec![(1.0, 9.0), (8.0, 40.0)], model: true },
+                Series { label: "a".into(), points: vec![(1.0, 10.0), (4.0, 30.0)], model: false, markers: false },
+                Series { label: "fit".into(), points: vec![(1.0, 9.0), (8.0, 40.0)], model: true, markers: false },
             ],
         );
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));

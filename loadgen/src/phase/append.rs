@@ -383,7 +383,7 @@ pub(super) async fn restart<'a>(
 
 /// Empties the store, bulk-loads the first day's events before `from_hour` from `feed`, and
 /// settles it: where every measured step starts.
-async fn load_until(strategy: Strategy, store: &Store, feed: &mut Feed, from_hour: f64) -> Result<()> {
+pub(super) async fn load_until(strategy: Strategy, store: &Store, feed: &mut Feed, from_hour: f64) -> Result<()> {
     store.truncate().await?;
     let earlier = feed.earlier().await;
     if !earlier.is_empty() {

@@ -25,8 +25,13 @@ use crate::generator::{Generator, GeneratorConfig, START_UNIX_SECS};
 const CHUNK: usize = 1024;
 /// Appends made ahead at most: about a baseline day (1.2M events), some 600 MB.
 const AHEAD: usize = 1 << 21;
-/// A new day is generated once no more than this many chunks are left ahead.
+/// A new day is generated once no more than this many chunks are left ahead: late enough that
+/// a short step never shares its cores with the generator.
 const LOW_WATER: usize = 8;
+/// The same for a long window (a soak), which will run through many days: early enough that
+/// the next day is made before the appends left ahead run out (a day takes a second or two to
+/// make; 256 chunks last 17 s at 15000 appends/s), else arrivals would wait for the generator.
+pub const LOW_WATER_LONG: usize = 256;
 
 /// A source of appends whose stream versions follow on from each other.
 #[derive(Debug)]
@@ -46,6 +51,11 @@ impl Feed {
     /// at `hour` of the first day (0: midnight); the events before it are handed over by
     /// [`Self::earlier`].
     pub fn start_at(config: GeneratorConfig, hour: f64) -> Self {
+        Self::start_with(config, hour, LOW_WATER)
+    }
+
+    /// [`Self::start_at`], generating the next day once `low_water` chunks or fewer are left.
+    pub fn start_with(config: GeneratorConfig, hour: f64, low_water: usize) -> Self {
         let cut_us = START_UNIX_SECS * 1_000_000 + (hour * 3600.0 * 1e6) as i64;
         let (earlier_tx, earlier) = oneshot::channel();
         let mut earlier_tx = Some(earlier_tx);
@@ -59,7 +69,7 @@ impl Feed {
                 loop {
                     if done.load(Ordering::Acquire) {
                         // Only when the step is about to run out: not on the cores it measures.
-                        while tx.max_capacity() - tx.capacity() > LOW_WATER {
+                        while tx.max_capacity() - tx.capacity() > low_water {
                             if tx.is_closed() {
                                 return;
                             }

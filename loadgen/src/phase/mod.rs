@@ -1,4 +1,4 @@
-//! The phases a scenario runs, in order: load, calibrate, append, replay.
+//! The phases a scenario runs, in order: load, calibrate, append, live, soak, replay.
 
 pub mod append;
 pub mod calibrate;
@@ -11,6 +11,7 @@ pub mod replay;
 mod schedule;
 mod settle;
 mod slo_search;
+pub mod soak;
 
 pub use settle::settle;
 

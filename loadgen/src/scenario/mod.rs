@@ -15,10 +15,13 @@ use crate::threshold::Threshold;
 
 mod append;
 mod live;
+mod soak;
 
 use append::{append_plan, RawAppend};
 pub use append::{AppendPlan, Arrival, Arrivals, SloSearch};
 pub use live::LivePlan;
+pub use soak::{SoakPlan, SoakRate};
+use soak::{soak_plan, RawSoak};
 use live::{live_plan, RawLive};
 
 /// A validated scenario: what the phases consume. Nothing re-reads the file after this.
@@ -56,6 +59,8 @@ pub struct Scenario {
     pub append: Option<AppendPlan>,
     /// The live phase.
     pub live: Option<LivePlan>,
+    /// The soak phase.
+    pub soak: Option<SoakPlan>,
     /// The replay phase.
     pub replay: Option<ReplayPlan>,
     /// Pass/fail checks over the figures.
@@ -141,6 +146,7 @@ struct Raw {
     calibrate: Option<RawCalibrate>,
     append: Option<RawAppend>,
     live: Option<RawLive>,
+    soak: Option<RawSoak>,
     replay: Option<RawReplay>,
     #[serde(default)]
     thresholds: Vec<Spanned<String>>,
@@ -363,6 +369,10 @@ impl Scenario {
             None => None,
             Some(a) => Some(append_plan(&p, a)?),
         };
+        let soak = match &raw.soak {
+            None => None,
+            Some(s) => Some(soak_plan(&p, s)?),
+        };
         let live = match &raw.live {
             None => None,
             Some(l) => Some(live_plan(&p, l)?),
@@ -398,6 +408,7 @@ impl Scenario {
             calibrate,
             append,
             live,
+            soak,
             replay,
             thresholds,
             slo_p99_ms,
