@@ -41,7 +41,12 @@ pub fn render(r: &RunResult) -> String {
         .series
         .iter()
         .filter_map(|(k, v)| {
-            k.strip_prefix("latency.").map(|label| Series { label: label.to_string(), points: v.clone(), model: false, markers: false })
+            k.strip_prefix("latency.").map(|label| Series {
+                label: label.to_string(),
+                points: v.clone(),
+                model: false,
+                markers: false,
+            })
         })
         .collect();
     charts.push(line_chart(
@@ -116,7 +121,12 @@ pub fn render(r: &RunResult) -> String {
             &[
                 line("p50", "soak.p50_per_minute"),
                 line("p99", "soak.p99_per_minute"),
-                Series { label: format!("SLO ({slo} ms)"), points: vec![(1.0, slo), (last, slo)], model: true, markers: false },
+                Series {
+                    label: format!("SLO ({slo} ms)"),
+                    points: vec![(1.0, slo), (last, slo)],
+                    model: true,
+                    markers: false,
+                },
                 mark("checkpoint", "soak.checkpoints"),
                 mark("autovacuum", "soak.autovacuums"),
             ],

@@ -41,16 +41,17 @@ struct Counts {
 }
 
 async fn counts(pool: &PgPool) -> Option<Counts> {
-    let checkpoints: i64 = match sqlx::query_scalar("SELECT (num_timed + num_requested)::bigint FROM pg_stat_checkpointer")
-        .fetch_one(pool)
-        .await
-    {
-        Ok(n) => n,
-        Err(_) => sqlx::query_scalar("SELECT (checkpoints_timed + checkpoints_req)::bigint FROM pg_stat_bgwriter")
+    let checkpoints: i64 =
+        match sqlx::query_scalar("SELECT (num_timed + num_requested)::bigint FROM pg_stat_checkpointer")
             .fetch_one(pool)
             .await
-            .ok()?,
-    };
+        {
+            Ok(n) => n,
+            Err(_) => sqlx::query_scalar("SELECT (checkpoints_timed + checkpoints_req)::bigint FROM pg_stat_bgwriter")
+                .fetch_one(pool)
+                .await
+                .ok()?,
+        };
     let (autovacuums, wal): (i64, f64) = sqlx::query_as(
         "SELECT coalesce(sum(autovacuum_count), 0)::bigint, \
                 (pg_current_wal_lsn() - '0/0'::pg_lsn)::float8 \

@@ -26,7 +26,8 @@ pub fn probe(dir: &Path, pg_test_fsync: &Path) -> Durability {
     let file = dir.join("stroom-fsync-probe");
     let out = Command::new(pg_test_fsync).arg("-s").arg("1").arg("-f").arg(&file).output();
     let _ = std::fs::remove_file(&file);
-    let fsync_latency_us = out.ok().filter(|o| o.status.success()).and_then(|o| fdatasync_us(&String::from_utf8_lossy(&o.stdout)));
+    let fsync_latency_us =
+        out.ok().filter(|o| o.status.success()).and_then(|o| fdatasync_us(&String::from_utf8_lossy(&o.stdout)));
     Durability { filesystem, fsync_latency_us, durable }
 }
 

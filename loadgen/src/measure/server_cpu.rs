@@ -71,7 +71,13 @@ fn parse(text: &str) -> Option<Stat> {
     let f: Vec<&str> = rest.split_whitespace().collect();
     // After the name: state(3) ppid(4) … utime(14) stime(15) cutime(16) cstime(17).
     let tick = |i: usize| f.get(i - 3)?.parse::<f64>().ok().map(|t| t / TICKS_PER_S);
-    Some(Stat { ppid: f.get(1)?.parse().ok()?, utime: tick(14)?, stime: tick(15)?, cutime: tick(16)?, cstime: tick(17)? })
+    Some(Stat {
+        ppid: f.get(1)?.parse().ok()?,
+        utime: tick(14)?,
+        stime: tick(15)?,
+        cutime: tick(16)?,
+        cstime: tick(17)?,
+    })
 }
 
 #[cfg(test)]

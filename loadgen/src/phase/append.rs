@@ -130,7 +130,7 @@ async fn closed_sweep(
     for &writers in plan.writers_for(s.strategy) {
         let (mut rates, mut p50, mut p99, mut concurrency, mut cpu) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut pgbench_runs = Vec::new();
+        let (mut pgbench_runs, mut pgbench_cpu) = (Vec::new(), Vec::new());
         for rep in 1..=plan.repetitions {
             let failures = s.failures.clone();
             let (appender, feed) = s.restart(plan.start_hour).await?;
@@ -172,9 +172,16 @@ async fn closed_sweep(
                     plan.repetitions
                 ));
                 let seconds = plan.warmup_s + plan.duration_s;
+                let before = ServerCpu::now();
                 let tps = pgbench::run(bin, url, namespace, script, &sample, (writers, seconds))?;
+                let after = ServerCpu::now();
                 progress.done((tps * seconds) as u64, seconds);
                 pgbench_runs.push(tps);
+                // What pgbench's events cost the server, beside what the strategy's cost: the
+                // harness's share of a gap is on the client, the workload's on the server.
+                if let Some(us) = ServerCpu::us_per_event(before, after, (tps * seconds) as u64) {
+                    pgbench_cpu.push(us);
+                }
             }
         }
         let prefix = format!("append.{name}.c{writers}");
@@ -195,6 +202,12 @@ async fn closed_sweep(
             let tps = Figure::from_repetitions("events/s", pgbench_runs);
             let ratio = figure.value / tps.value;
             figures.insert(format!("calibrate.pgbench.{name}.c{writers}.events_per_s"), tps);
+            if !pgbench_cpu.is_empty() {
+                figures.insert(
+                    format!("calibrate.pgbench.{name}.c{writers}.server_cpu_us_per_event"),
+                    Figure::from_repetitions("µs", pgbench_cpu),
+                );
+            }
             figures.insert(format!("{prefix}.vs_pgbench"), one("ratio", ratio));
             vs_pgbench.push(ratio);
         }
@@ -204,7 +217,11 @@ async fn closed_sweep(
         let prefix = format!("append.{name}");
         figures.insert(format!("{prefix}.ceiling_events_per_s"), best);
         figures.insert(format!("{prefix}.ceiling_writers"), one("writers", writers as f64));
-        for (from, to) in [("p99_ms", "ceiling_p99_ms"), ("concurrency", "ceiling_concurrency"), ("server_cpu_us_per_event", "server_cpu_us_per_event")] {
+        for (from, to) in [
+            ("p99_ms", "ceiling_p99_ms"),
+            ("concurrency", "ceiling_concurrency"),
+            ("server_cpu_us_per_event", "server_cpu_us_per_event"),
+        ] {
             if let Some(f) = figures.get(&format!("{prefix}.c{writers}.{from}")).cloned() {
                 figures.insert(format!("{prefix}.{to}"), f);
             }
@@ -282,8 +299,7 @@ async fn slo_search(
         .unwrap_or(1000.0)
         .max(1.0)
         .round();
-    let mut search =
-        Search::new(Bounds { start, max_steps: search_plan.max_steps, tolerance: search_plan.tolerance });
+    let mut search = Search::new(Bounds { start, max_steps: search_plan.max_steps, tolerance: search_plan.tolerance });
     let mut steps: Vec<(Step, Activity, Recorded)> = Vec::new();
     while let Some(rate) = search.next_rate() {
         let rate = rate.round();

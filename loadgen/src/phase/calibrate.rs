@@ -70,8 +70,10 @@ async fn copy_in(
             store.truncate().await?;
             crate::load::bulk_load(store, earlier).await?;
             settle(store).await?;
-            let progress =
-                Progress::phase(&format!("calibrate: COPY in on {k} connections, repetition {rep}/{}", plan.repetitions));
+            let progress = Progress::phase(&format!(
+                "calibrate: COPY in on {k} connections, repetition {rep}/{}",
+                plan.repetitions
+            ));
             let before = ServerCpu::now();
             let started = Instant::now();
             copy_in_parallel(store, &shares).await?;
@@ -87,7 +89,8 @@ async fn copy_in(
         }
         figures.insert(format!("calibrate.copy_in.k{k}.events_per_s"), figure);
         if !cpu.is_empty() {
-            figures.insert(format!("calibrate.copy_in.k{k}.server_cpu_us_per_event"), Figure::from_repetitions("µs", cpu));
+            figures
+                .insert(format!("calibrate.copy_in.k{k}.server_cpu_us_per_event"), Figure::from_repetitions("µs", cpu));
         }
     }
     if let Some((k, figure)) = best {
@@ -109,7 +112,8 @@ async fn copy_out(history: &Store, plan: &Calibrate, figures: &mut Figures) -> R
                 Some(k) => format!("by school on {k} connections"),
                 None => "in global order on one connection".into(),
             };
-            let progress = Progress::phase(&format!("calibrate: COPY out {what}, repetition {rep}/{}", plan.repetitions));
+            let progress =
+                Progress::phase(&format!("calibrate: COPY out {what}, repetition {rep}/{}", plan.repetitions));
             let before = ServerCpu::now();
             let started = Instant::now();
             let bytes = match k {
@@ -213,4 +217,80 @@ pub async fn feed_rows(scenario: &Scenario, start_hour: f64, n: u64) -> (Vec<Sto
     }
     rows.truncate(n as usize);
     (earlier, rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    use stroom_cluster::testing::TestDatabase;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn scenario() -> Scenario {
+        let text = "name = \"c\"\n[population]\nschools = 6\nstudents = 1200\nevents_per_school_day = 20000\n\
+                    [load]\ndays = 1\n";
+        Scenario::parse(Path::new("c.toml"), text).unwrap()
+    }
+
+    #[test]
+    fn shares_hold_whole_schools_in_feed_order_and_balance_rows() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let (_, rows) = rt.block_on(feed_rows(&scenario(), 10.0, 4000));
+        let split = shares(&rows, 3);
+        assert_eq!(split.iter().map(Vec::len).sum::<usize>(), rows.len());
+        let mut owner: HashMap<i32, usize> = HashMap::new();
+        for (i, share) in split.iter().enumerate() {
+            for (e, _) in share {
+                assert_eq!(*owner.entry(e.school).or_insert(i), i, "school {} split across shares", e.school);
+            }
+            // Within a share, rows keep the feed's order.
+            let at: HashMap<Uuid, usize> = rows.iter().enumerate().map(|(i, (e, _))| (e.id, i)).collect();
+            assert!(share.windows(2).all(|w| at[&w[0].0.id] < at[&w[1].0.id]));
+        }
+        let sizes: Vec<usize> = split.iter().map(Vec::len).collect();
+        assert!(sizes.iter().all(|&n| n > 0), "{sizes:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn k_connection_copy_stores_exactly_the_rows_the_append_feed_hands_out() {
+        let scenario = scenario();
+        let n = 5000;
+        let (earlier, rows) = feed_rows(&scenario, 10.0, n).await;
+        // The append steps' own feed, from the same hour: the same appends, in the same order.
+        let mut feed = Feed::start_at(generator_config(&scenario, 1), 10.0);
+        assert_eq!(feed.earlier().await.len(), earlier.len());
+        let mut fed = Vec::new();
+        while fed.len() < n as usize {
+            fed.extend(feed.next().await.events.into_iter().map(|e| e.id));
+        }
+        fed.truncate(n as usize);
+        assert_eq!(rows.iter().map(|(e, _)| e.id).collect::<Vec<_>>(), fed);
+
+        let db = TestDatabase::create().await;
+        let store = fresh_store(&db.url(), "calibrate_test", scenario.schema(), 6).await.unwrap();
+        store.add_schools(&all_schools(&scenario)).await.unwrap();
+        crate::load::bulk_load(&store, &earlier).await.unwrap();
+        copy_in_parallel(&store, &shares(&rows, 3)).await.unwrap();
+        assert_eq!(store.count().await.unwrap() as usize, earlier.len() + rows.len());
+        let stored: Vec<(Uuid, i32, i64)> =
+            sqlx::query_as("SELECT id, school, position FROM events WHERE id = ANY($1) ORDER BY school, position")
+                .bind(&fed)
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(stored.len(), rows.len(), "every fed row is stored once");
+        // Each school's rows follow its earlier events without a gap, in feed order.
+        let mut before: HashMap<i32, i64> = HashMap::new();
+        earlier.iter().for_each(|e| *before.entry(e.school).or_default() += 1);
+        let at: HashMap<Uuid, usize> = fed.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        for school in stored.iter().map(|r| r.1).collect::<std::collections::BTreeSet<_>>() {
+            let mine: Vec<&(Uuid, i32, i64)> = stored.iter().filter(|r| r.1 == school).collect();
+            let first = before.get(&school).copied().unwrap_or(0) + 1;
+            assert!(mine.iter().enumerate().all(|(i, r)| r.2 == first + i as i64), "school {school}: gap");
+            assert!(mine.windows(2).all(|w| at[&w[0].0] < at[&w[1].0]), "school {school}: order");
+        }
+    }
 }

@@ -23,8 +23,8 @@ use hdrhistogram::Histogram;
 use stroom_reference::{Append, Appender};
 use uuid::Uuid;
 
-use super::open_loop::Failures;
 use super::feed::Feed;
+use super::open_loop::Failures;
 use crate::latency::histogram;
 
 /// What one closed-loop step measured.

@@ -145,8 +145,18 @@ pub(crate) fn record_open(figures: &mut Figures, prefix: &str, r: &Recorded, sat
 }
 
 /// The figures of one window that [`worst_of`] takes the worst of across schedules.
-pub(crate) const WORST_OF: &[&str] =
-    &["p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "service_p99_ms", "late_starts", "errors", "unsent", "saturated"];
+pub(crate) const WORST_OF: &[&str] = &[
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "p999_ms",
+    "max_ms",
+    "service_p99_ms",
+    "late_starts",
+    "errors",
+    "unsent",
+    "saturated",
+];
 
 /// Sets `<prefix>.<figure>` to the worst (largest) of `<prefix>.<label>.<figure>` over the
 /// schedules' `labels`, for every figure in [`WORST_OF`]: a headline p99 is the worst

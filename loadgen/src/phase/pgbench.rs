@@ -85,7 +85,7 @@ pub fn run(
         .arg(format!("event_type={}", sample.event_type))
         .arg("-f")
         .arg(&file)
-        .arg(url)
+        .arg(libpq_url(url))
         .output()
         .map_err(|e| Error::Io { action: "running pgbench", source: e })?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -95,6 +95,21 @@ pub fn run(
         return Err(Error::Reference(format!("pgbench failed: {last}")));
     }
     tps(&text).ok_or_else(|| Error::Reference(format!("pgbench printed no tps: {}", text.trim())))
+}
+
+/// `url` as libpq takes it: sqlx's own parameters (`statement-cache-capacity` …) make libpq
+/// refuse the whole URL, so only the parameters libpq knows are kept.
+fn libpq_url(url: &str) -> String {
+    const LIBPQ: &[&str] =
+        &["sslmode", "sslrootcert", "sslcert", "sslkey", "application_name", "options", "host", "port"];
+    let Some((base, query)) = url.split_once('?') else { return url.to_string() };
+    let kept: Vec<&str> =
+        query.split('&').filter(|kv| LIBPQ.contains(&kv.split('=').next().unwrap_or_default())).collect();
+    if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    }
 }
 
 /// `tps = 1234.5 (without initial connection time)`.
@@ -115,6 +130,16 @@ mod tests {
                       tps = 812.345678 (without initial connection time)\n";
         assert_eq!(tps(report), Some(812.345678));
         assert_eq!(tps("tps = 5 (including connections establishing)"), None);
+    }
+
+    #[test]
+    fn sqlx_parameters_are_left_out_of_the_url_pgbench_gets() {
+        assert_eq!(
+            libpq_url("postgres://u@h:5/db?sslmode=prefer&statement-cache-capacity=100"),
+            "postgres://u@h:5/db?sslmode=prefer"
+        );
+        assert_eq!(libpq_url("postgres://u@h:5/db?statement-cache-capacity=100"), "postgres://u@h:5/db");
+        assert_eq!(libpq_url("postgres://u:p@h/db"), "postgres://u:p@h/db");
     }
 
     #[test]

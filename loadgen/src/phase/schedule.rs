@@ -59,8 +59,9 @@ mod tests {
     #[test]
     fn poisson_arrivals_have_the_rate_as_mean_and_counts_as_variable_as_their_mean() {
         let (rate, seconds) = (1000.0, 200.0);
-        let offsets: Vec<f64> =
-            Schedule::new(Arrival::Constant(rate), Arrivals::Poisson, (0.0, seconds), 7).take_while(|&t| t < seconds).collect();
+        let offsets: Vec<f64> = Schedule::new(Arrival::Constant(rate), Arrivals::Poisson, (0.0, seconds), 7)
+            .take_while(|&t| t < seconds)
+            .collect();
         let n = offsets.len() as f64;
         // The count over 200 s: mean 200000, standard deviation about 447.
         assert!((n - rate * seconds).abs() < 5.0 * (rate * seconds).sqrt(), "{n} arrivals");
@@ -80,14 +81,16 @@ mod tests {
 
     #[test]
     fn uniform_arrivals_are_evenly_spaced() {
-        let offsets: Vec<f64> = Schedule::new(Arrival::Constant(100.0), Arrivals::Uniform, (0.0, 1.0), 1).take(5).collect();
+        let offsets: Vec<f64> =
+            Schedule::new(Arrival::Constant(100.0), Arrivals::Uniform, (0.0, 1.0), 1).take(5).collect();
         assert_eq!(offsets, vec![0.0, 0.01, 0.02, 0.03, 0.04]);
     }
 
     #[test]
     fn a_poisson_ramp_rises_from_its_start_rate_to_its_end_rate() {
         let ramp = Arrival::Ramp { from: 100.0, to: 1000.0 };
-        let offsets: Vec<f64> = Schedule::new(ramp, Arrivals::Poisson, (10.0, 100.0), 3).take_while(|&t| t < 110.0).collect();
+        let offsets: Vec<f64> =
+            Schedule::new(ramp, Arrivals::Poisson, (10.0, 100.0), 3).take_while(|&t| t < 110.0).collect();
         let in_window = |a: f64, b: f64| offsets.iter().filter(|&&t| t >= a && t < b).count() as f64;
         // Warm-up at 100/s; the last ten seconds of the ramp near 955/s on average.
         assert!((in_window(0.0, 10.0) - 1000.0).abs() < 150.0);

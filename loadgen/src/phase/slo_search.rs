@@ -41,11 +41,8 @@ pub struct Found {
 
 fn found(steps: &[Step]) -> (Option<f64>, Option<f64>) {
     let fail = steps.iter().filter(|s| !s.passed).map(|s| s.rate).min_by(f64::total_cmp);
-    let pass = steps
-        .iter()
-        .filter(|s| s.passed && fail.is_none_or(|f| s.rate < f))
-        .map(|s| s.rate)
-        .max_by(f64::total_cmp);
+    let pass =
+        steps.iter().filter(|s| s.passed && fail.is_none_or(|f| s.rate < f)).map(|s| s.rate).max_by(f64::total_cmp);
     (pass, fail)
 }
 
@@ -128,7 +125,11 @@ mod tests {
 
     /// The true knee of the fake, by a fine scan.
     fn knee(service_rate: f64, slo_ms: f64) -> f64 {
-        (1..2000).map(|i| f64::from(i) * service_rate / 2000.0).take_while(|&r| queue_p99_ms(r, service_rate) <= slo_ms).last().unwrap()
+        (1..2000)
+            .map(|i| f64::from(i) * service_rate / 2000.0)
+            .take_while(|&r| queue_p99_ms(r, service_rate) <= slo_ms)
+            .last()
+            .unwrap()
     }
 
     #[test]
@@ -156,8 +157,8 @@ mod tests {
         assert_eq!(none.rate, 0.0);
         assert_eq!(none.steps.len(), 5);
         // Noise: 400 passed although 200 failed. The answer stays below 200.
-        let steps = [(100.0, true), (200.0, false), (400.0, true)]
-            .map(|(rate, passed)| Step { rate, p99_ms: 0.0, passed });
+        let steps =
+            [(100.0, true), (200.0, false), (400.0, true)].map(|(rate, passed)| Step { rate, p99_ms: 0.0, passed });
         assert_eq!(found(&steps), (Some(100.0), Some(200.0)));
     }
 }

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use stroom_reference::{Appender, Schema, TransactorConfig};
+use stroom_reference::{Appender, Schema, Strategy, TransactorConfig};
 
 use super::append::load_until;
 use super::feed::{Feed, LOW_WATER_LONG};
@@ -66,7 +66,13 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &SoakPlan, rate: f64, fig
     let strategy = plan.strategy;
     let name = strategy.name();
     let schema = Schema::new(strategy.layout(), scenario.payload).with_hash_partitions(scenario.hash_partitions);
-    let store = fresh_store(url, "soak", schema, 90).await?;
+    // As in the append phase: a connection per user for the one-by-one strategies, a few shared
+    // ones for the group-committing strategies.
+    let connections = match strategy {
+        Strategy::Rill | Strategy::Single => 90,
+        Strategy::Batched | Strategy::PerSchool => 16,
+    };
+    let store = fresh_store(url, "soak", schema, connections).await?;
     store.add_schools(&all_schools(scenario)).await?;
     let mut feed = Feed::start_with(generator_config(scenario, 1), START_HOUR, LOW_WATER_LONG);
     load_until(strategy, &store, &mut feed, START_HOUR).await?;

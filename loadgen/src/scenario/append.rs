@@ -291,8 +291,7 @@ pub(super) fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan>
     if below(start_hour, 0.0) || start_hour >= 24.0 {
         return Err(p.at(span(&a.start_hour), "append.start_hour", format!("{start_hour} is not an hour of the day")));
     }
-    let (mut open_rates, mut open_duration_s, mut open_users, mut open_start_hour) =
-        (Vec::new(), 0.0, 0, start_hour);
+    let (mut open_rates, mut open_duration_s, mut open_users, mut open_start_hour) = (Vec::new(), 0.0, 0, start_hour);
     let mut arrivals = Arrivals::Poisson;
     let mut open_strategies: Vec<Strategy> = strategies.iter().copied().filter(|s| *s != Strategy::Rill).collect();
     if let Some(o) = &a.open {

@@ -20,9 +20,9 @@ mod soak;
 use append::{append_plan, RawAppend};
 pub use append::{AppendPlan, Arrival, Arrivals, SloSearch};
 pub use live::LivePlan;
-pub use soak::{SoakPlan, SoakRate};
-use soak::{soak_plan, RawSoak};
 use live::{live_plan, RawLive};
+use soak::{soak_plan, RawSoak};
+pub use soak::{SoakPlan, SoakRate};
 
 /// A validated scenario: what the phases consume. Nothing re-reads the file after this.
 #[derive(Debug, Clone, serde::Serialize)]

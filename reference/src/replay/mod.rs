@@ -12,7 +12,9 @@ use std::time::Duration;
 pub use copy_out::CopyRows;
 pub use decode::{envelope, PG_EPOCH_US};
 pub use memory::MemoryLog;
-pub use postgres::{copy_out_parallel, keyset, parallel, parallel_counted, replay_columns, sequential, sequential_counted};
+pub use postgres::{
+    copy_out_parallel, keyset, parallel, parallel_counted, replay_columns, sequential, sequential_counted,
+};
 
 use crate::read_model::ReadModel;
 
