@@ -123,7 +123,13 @@ async fn closed_sweep(
 ) -> Result<()> {
     let name = s.strategy.name();
     let pgbench_script = pgbench::script(s.strategy, s.scenario.payload, s.scenario.population.schools as usize);
-    let pgbench_bin = stroom_cluster::Binaries::discover().ok().map(|b| b.program("pgbench"));
+    let pgbench_bin =
+        stroom_cluster::Binaries::discover().ok().map(|b| b.program("pgbench")).filter(|p| pgbench::available(p));
+    if pgbench_script.is_some() && pgbench_bin.is_none() {
+        note(format_args!(
+            "calibrate pgbench {name}: not run: no pgbench found (it ships with the PostgreSQL server package)"
+        ));
+    }
     let sample = sample_event(s.scenario);
     let mut best: Option<(usize, Figure)> = None;
     let mut vs_pgbench: Vec<f64> = Vec::new();

@@ -57,6 +57,11 @@ pub fn script(strategy: Strategy, payload: PayloadType, schools: usize) -> Optio
     }
 }
 
+/// Whether `pgbench` runs at all.
+pub fn available(pgbench: &Path) -> bool {
+    Command::new(pgbench).arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
 /// Runs pgbench with `script` on `clients` clients for `seconds` against `url`, in
 /// `namespace`; returns transactions (= events) per second, connection time excluded.
 pub fn run(
