@@ -51,18 +51,39 @@ pub enum Command {
         #[arg(long, default_value = "results")]
         results: PathBuf,
     },
-    /// Compare two results, normalised by each run's reference rates; exit 3 on a regression.
+    /// Compare two results, each figure normalised by its own run's reference, within a noise
+    /// band from its repetitions; exit 3 on a regression or a missing figure. The verdict is
+    /// added to the current run's report.md when it sits beside one.
     Compare {
-        /// The baseline result.json.
+        /// The baseline result.json (e.g. results/baseline.json).
         baseline: PathBuf,
         /// The current result.json.
         current: PathBuf,
-        /// Relative change treated as noise.
-        #[arg(long, default_value_t = 0.15)]
+        /// The least noise band: a figure's band is its repetitions' spread, never less.
+        #[arg(long, default_value_t = 0.10)]
         noise: f64,
         /// Only figures whose names start with this (repeatable), e.g. `replay.parallel`.
         #[arg(long)]
         only: Vec<String>,
+        /// Also list the figures that are shown but not judged.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Write the gate's baseline: run a scenario several times from a clean commit and merge
+    /// the runs, so the gate knows each figure's run-to-run noise. Refuses a dirty tree.
+    Baseline {
+        /// The scenario the gate runs.
+        #[arg(long, default_value = "scenarios/quick.toml")]
+        scenario: PathBuf,
+        /// Whole runs to merge (at least 2).
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+        /// Where the merged baseline goes.
+        #[arg(long, default_value = "results/baseline.json")]
+        out: PathBuf,
+        /// Where the runs' own result directories go.
+        #[arg(long, default_value = "target/baseline-runs")]
+        results: PathBuf,
     },
     /// Print the capacity plan of a result: fitted scalability, projections, headroom.
     Plan {
@@ -71,6 +92,21 @@ pub enum Command {
         /// p99 acknowledgement latency objective in ms (default: the scenario's).
         #[arg(long)]
         slo_p99_ms: Option<f64>,
+        /// Target machine's cores (the target defaults to the machine running this).
+        #[arg(long)]
+        cores: Option<f64>,
+        /// Target machine's memory in GB.
+        #[arg(long)]
+        ram_gb: Option<f64>,
+        /// Target machine's disk read rate in MB/s (unmeasured unless given).
+        #[arg(long)]
+        disk_mb_s: Option<f64>,
+        /// Also project a log of this many events.
+        #[arg(long, conflicts_with = "day")]
+        events: Option<f64>,
+        /// Also project the log of this day on the published growth curve (day 888: 300M).
+        #[arg(long)]
+        day: Option<f64>,
     },
     /// Run the workload generator alone: print a summary, optionally write a sample.
     Generate(GenerateArgs),

@@ -1,6 +1,7 @@
 //! The `stroom` binary's library half: it parses the command line and calls library code.
 //! `main.rs` only hands over to [`main`], so tests can drive the CLI through [`Cli`].
 
+mod baseline;
 mod cli;
 mod database;
 mod generate;
@@ -65,29 +66,53 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate(args) => generate::run(args),
-        Command::Compare { baseline, current, noise, only } => {
-            anyhow::ensure!((0.0..1.0).contains(noise), "--noise must be between 0 and 1, e.g. 0.15");
+        Command::Compare { baseline, current, noise, only, all } => {
+            anyhow::ensure!((0.0..1.0).contains(noise), "--noise must be between 0 and 1, e.g. 0.10");
             let b = stroom_loadgen::RunResult::read(baseline).context("reading the baseline")?;
             let c = stroom_loadgen::RunResult::read(current).context("reading the current result")?;
             let comparison = stroom_loadgen::compare(&b, &c, *noise, only);
             anyhow::ensure!(
                 !comparison.rows.is_empty(),
-                "the two results share no figures{}",
+                "the baseline has no figures to compare{}",
                 if only.is_empty() { String::new() } else { format!(" starting with {only:?}") }
             );
-            print!("{}", comparison.render(*noise));
-            let regressions: Vec<_> = comparison.regressions().map(|r| r.name.clone()).collect();
-            if regressions.is_empty() {
+            print!("{}", comparison.render(*all));
+            let report = current.with_file_name("report.md");
+            if report.is_file() {
+                stroom_loadgen::put_gate_section(&report, &comparison.markdown(&baseline.display().to_string()))?;
+                stroom_loadgen::note(format_args!("the verdict is in {}", report.display()));
+            }
+            let failed: Vec<_> = comparison.regressions().map(|r| r.name.clone()).collect();
+            if failed.is_empty() {
                 Ok(ExitCode::SUCCESS)
             } else {
-                stroom_loadgen::note(format_args!("regression in {}", regressions.join(", ")));
+                stroom_loadgen::note(format_args!("regression in {}", failed.join(", ")));
                 Ok(ExitCode::from(3))
             }
         }
-        Command::Plan { result, slo_p99_ms } => {
+        Command::Baseline { scenario, runs, out, results } => baseline::run(&cli, scenario, *runs, out, results).await,
+        Command::Plan { result, slo_p99_ms, cores, ram_gb, disk_mb_s, events, day } => {
             let r = stroom_loadgen::RunResult::read(result).context("reading the result")?;
             let slo = slo_p99_ms.or_else(|| r.scenario.get("slo_p99_ms").and_then(|v| v.as_f64())).unwrap_or(50.0);
-            print!("{}", stroom_loadgen::plan(&r, slo).render());
+            for (flag, v) in [
+                ("--cores", cores),
+                ("--ram-gb", ram_gb),
+                ("--disk-mb-s", disk_mb_s),
+                ("--events", events),
+                ("--day", day),
+            ] {
+                anyhow::ensure!(v.is_none_or(|v| v > 0.0 && v.is_finite()), "{flag} must be a positive number");
+            }
+            let target =
+                (cores.is_some() || ram_gb.is_some() || disk_mb_s.is_some()).then(|| stroom_loadgen::Machine {
+                    cores: cores
+                        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)),
+                    ram_bytes: ram_gb.map_or_else(|| stroom_cluster::machine_memory_bytes() as f64, |g| g * 1e9),
+                    disk_mb_s: *disk_mb_s,
+                });
+            let events = events.or_else(|| day.map(|d| stroom_loadgen::generator::Growth::published().cumulative(d)));
+            let question = stroom_loadgen::Question { target, events };
+            print!("{}", stroom_loadgen::plan_for(&r, slo, &question).render());
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { scenario, results } => {

@@ -54,3 +54,31 @@ fn running_as_root_without_the_server_user_says_so() {
     assert!(line.contains("user 'no_such_user_here'"), "{line}");
     assert!(line.contains("does not exist"), "{line}");
 }
+
+#[test]
+fn a_baseline_from_a_dirty_tree_is_refused_before_anything_runs() {
+    let repo = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"])
+            .args(args)
+            .current_dir(repo.path())
+            .output()
+            .expect("git is installed");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    git(&["init", "-q"]);
+    std::fs::write(repo.path().join("f"), "1").unwrap();
+    git(&["add", "f"]);
+    git(&["commit", "-q", "-m", "one"]);
+    std::fs::write(repo.path().join("f"), "2").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stroom"))
+        .args(["baseline", "--scenario", "/nonexistent/quick.toml"])
+        .env("STROOM_PG_BINDIR", repo.path())
+        .env_remove("DATABASE_URL")
+        .current_dir(repo.path())
+        .output()
+        .unwrap();
+    let line = the_error_line(&out);
+    assert!(line.contains("is not a clean commit") && line.contains("-dirty"), "{line}");
+}

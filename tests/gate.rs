@@ -18,15 +18,17 @@ events_per_school_day = 3000
 [load]
 days = 2
 [calibrate]
-repetitions = 1
-rows = 2000
+repetitions = 3
+rows = 100000
 [append]
 strategies = ["single", "per-school"]
 writers = [1, 4]
-duration_s = 1
+duration_s = 3
 warmup_s = 0.2
+# One lane: per-school is then bound by its commits, so a commit path 30% slower serves 30% less.
+commit_lanes = 1
 [append.writers_by_strategy]
-per-school = [2, 8]
+per-school = [2, 64]
 [append.open]
 rates = [100]
 duration_s = 1
@@ -35,26 +37,54 @@ strategies = ["per-school"]
 [append.slo_search]
 step_s = 1
 max_steps = 2
-[replay]
-modes = ["sequential", "parallel", "memory"]
-threads = [1, 2]
-repetitions = 2
 "#;
 
-fn run(dir: &Path, url: &str, name: &str, extra_ns: u64) -> PathBuf {
-    let scenario = dir.join(format!("{name}.toml"));
-    std::fs::write(&scenario, format!("{SCENARIO}extra_ns_per_event = {extra_ns}\n")).unwrap(); // lands in [replay]
-    let results = dir.join(name);
-    let out = Command::new(env!("CARGO_BIN_EXE_stroom"))
-        .args(["run", scenario.to_str().unwrap(), "--database-url", url, "--results", results.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "stroom run failed: {}", String::from_utf8_lossy(&out.stderr));
-    let run_dir = std::fs::read_dir(results.join("gate")).unwrap().next().unwrap().unwrap().path();
+/// Writes the gate scenario with `replay` as its `[replay]` section plus `extra` sections.
+fn scenario(dir: &Path, name: &str, replay: &str, extra: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    let text =
+        format!("{SCENARIO}[replay]\n{replay}\n{extra}\n").replace("name = \"gate\"", &format!("name = \"{name}\""));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `stroom` with `args` in `cwd`; fails the test unless it exits 0.
+fn stroom(cwd: &Path, args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_stroom")).args(args).current_dir(cwd).output().unwrap();
+    assert!(out.status.success(), "stroom {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Runs a scenario file; returns its result.json, after checking the run directory is whole.
+fn run(cwd: &Path, url: &str, scenario: &Path) -> PathBuf {
+    let results = cwd.join("results");
+    stroom(cwd, &["run", scenario.to_str().unwrap(), "--database-url", url, "--results", results.to_str().unwrap()]);
+    let name = scenario.file_stem().unwrap();
+    let run_dir = std::fs::read_dir(results.join(name)).unwrap().next().unwrap().unwrap().path();
     for file in ["result.json", "report.md", "report.html", "hdr/per-school-r100.hlog"] {
         assert!(run_dir.join(file).exists(), "{file} missing");
     }
     run_dir.join("result.json")
+}
+
+/// A directory that is a git repository with one clean commit: `stroom baseline` run there
+/// names that commit, as it would in a clean clone of stroom.
+fn clean_repo() -> tempfile::TempDir {
+    let repo = tempfile::tempdir().unwrap();
+    for args in [&["init", "-q"][..], &["commit", "-q", "--allow-empty", "-m", "gate test"]] {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"])
+            .args(args)
+            .current_dir(repo.path())
+            .output()
+            .expect("git is installed");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    repo
+}
+
+fn figure(path: &Path, name: &str) -> f64 {
+    let result: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    result["figures"][name]["value"].as_f64().unwrap_or_else(|| panic!("{name} missing from {}", path.display()))
 }
 
 fn assert_matches_schema(path: &Path) {
@@ -68,15 +98,17 @@ fn assert_matches_schema(path: &Path) {
     for figure in [
         "append.per-school.ceiling_events_per_s",
         "append.per-school.ceiling_p99_ms",
-        "append.per-school.c8.concurrency",
+        "append.per-school.c64.concurrency",
         "append.per-school.p99_ms",
+        "append.per-school.late_start_share",
         "append.per-school.r100.offered_events_per_s",
         "append.per-school.r100.unsent",
         "calibrate.copy_in.events_per_s",
+        "calibrate.cpu_fold.events_per_s",
+        "calibrate.commit_p50_ms",
         "replay.parallel.t2.events_per_s",
         "replay.digests_equal",
         "generate.events_per_day",
-        "plan.rebuild_300m_40t_s",
     ] {
         assert!(result["figures"].get(figure).is_some(), "{figure} missing from {}", path.display());
     }
@@ -96,7 +128,7 @@ fn assert_matches_schema(path: &Path) {
         assert!(result["figures"].get(figure).is_some(), "{figure} missing from {}", path.display());
     }
     // Per-school sweeps its own writer counts, single the shared ones; each step has latencies.
-    for figure in ["append.per-school.c8.events_per_s", "append.per-school.c2.p99_ms", "append.single.c4.p50_ms"] {
+    for figure in ["append.per-school.c64.events_per_s", "append.per-school.c2.p99_ms", "append.single.c4.p50_ms"] {
         assert!(result["figures"].get(figure).is_some(), "{figure} missing from {}", path.display());
     }
     for figure in ["append.per-school.c4.events_per_s", "append.single.c8.events_per_s"] {
@@ -105,40 +137,81 @@ fn assert_matches_schema(path: &Path) {
     assert!(result["environment"]["huge_pages_bytes"].is_u64(), "{} lacks huge_pages_bytes", path.display());
 }
 
+fn compare(baseline: &Path, current: &Path) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_stroom"))
+        .args(["compare", baseline.to_str().unwrap(), current.to_str().unwrap()])
+        .output()
+        .unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+/// The verdict of `name` in a compare table.
+fn verdict<'a>(table: &'a str, name: &str) -> &'a str {
+    table
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap_or_else(|| panic!("{name} not in the table:\n{table}"))
+}
+
+const REPLAY: &str = "modes = [\"sequential\", \"parallel\", \"memory\"]\nthreads = [1, 2]\nrepetitions = 2";
+
 #[tokio::test]
-async fn results_match_the_schema_and_the_gate_fails_on_added_work() {
+async fn results_match_the_schema_and_the_gate_fails_on_each_injected_fault() {
     let db = TestDatabase::create().await;
-    let dir = tempfile::tempdir().unwrap();
-    let baseline = run(dir.path(), &db.url(), "baseline", 0);
-    let slower = run(dir.path(), &db.url(), "slower", 20_000);
-    assert_matches_schema(&baseline);
-    assert_matches_schema(&slower);
+    let repo = clean_repo();
+    let dir = repo.path();
+    // The baseline as CI's is made: whole runs merged, so each figure has its run-to-run spread.
+    let base = scenario(dir, "gate", REPLAY, "");
+    let baseline = dir.join("baseline.json");
+    let runs = dir.join("baseline-runs");
+    stroom(
+        dir,
+        &[
+            "baseline",
+            "--scenario",
+            base.to_str().unwrap(),
+            "--runs",
+            "2",
+            "--out",
+            baseline.to_str().unwrap(),
+            "--results",
+            runs.to_str().unwrap(),
+            "--database-url",
+            &db.url(),
+        ],
+    );
+    let first = std::fs::read_dir(runs.join("gate")).unwrap().next().unwrap().unwrap().path().join("result.json");
+    assert_matches_schema(&first);
+    let (code, table, _) = compare(&baseline, &baseline);
+    assert_eq!(code, Some(0), "a baseline against itself passes:\n{table}");
 
-    let compare = |current: &Path| {
-        Command::new(env!("CARGO_BIN_EXE_stroom"))
-            .args([
-                "compare",
-                baseline.to_str().unwrap(),
-                current.to_str().unwrap(),
-                "--only",
-                "replay.parallel",
-                "--only",
-                "replay.sequential",
-            ])
-            .output()
-            .unwrap()
-    };
-    let same = compare(&baseline);
-    assert_eq!(same.status.code(), Some(0), "{}", String::from_utf8_lossy(&same.stdout));
-    let out = compare(&slower);
-    let table = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(3), "the gate should fail:\n{table}");
-    assert!(table.contains("REGRESSION") && table.contains("replay.parallel.events_per_s"), "{table}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("regression in"), "names what regressed");
+    // A fold three times slower: twice its measured time per event added as busy work.
+    let ns = (2e9 / figure(&baseline, "replay.fold.events_per_s")) as u64;
+    // The sequential replay dropped (a missing figure), per-school commits 30% slower, one error.
+    let replay =
+        format!("modes = [\"parallel\", \"memory\"]\nthreads = [1, 2]\nrepetitions = 2\nextra_ns_per_event = {ns}");
+    let faulty = scenario(dir, "faulty", &replay, "[inject]\nper_school_slowdown = 0.3\nerrors = 1\n");
+    let faulty = run(dir, &db.url(), &faulty);
+    assert_matches_schema(&faulty);
+    let (code, table, stderr) = compare(&baseline, &faulty);
+    assert_eq!(code, Some(3), "the gate should fail:\n{table}");
+    assert!(stderr.contains("regression in"), "names what regressed: {stderr}");
+    assert_eq!(verdict(&table, "replay.fold.events_per_s"), "REGRESSION", "a 3x slower fold:\n{table}");
+    assert_eq!(verdict(&table, "append.per-school.errors"), "REGRESSION", "one error:\n{table}");
+    assert_eq!(verdict(&table, "replay.sequential.events_per_s"), "MISSING", "a missing figure:\n{table}");
+    assert_eq!(
+        verdict(&table, "append.per-school.ceiling_events_per_s"),
+        "REGRESSION",
+        "per-school appends 30% slower:\n{table}"
+    );
+    let report = std::fs::read_to_string(faulty.with_file_name("report.md")).unwrap();
+    assert!(report.contains("## Gate against") && report.contains("**FAILED**"), "the verdict is in report.md");
+    assert!(report.contains("faults were injected"), "a faulty run says it measures nothing");
 
-    let plan = Command::new(env!("CARGO_BIN_EXE_stroom")).args(["plan", baseline.to_str().unwrap()]).output().unwrap();
+    let plan = Command::new(env!("CARGO_BIN_EXE_stroom")).args(["plan", first.to_str().unwrap()]).output().unwrap();
     assert!(plan.status.success());
-    assert!(String::from_utf8_lossy(&plan.stdout).contains("rebuilding 300M events on 40 workers"));
+    assert!(String::from_utf8_lossy(&plan.stdout).contains("rebuilding 300M events on 40 workers: unmeasured"));
 }
 
 #[test]

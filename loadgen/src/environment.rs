@@ -54,7 +54,9 @@ fn huge_pages_bytes() -> u64 {
     field("HugePages_Total:") * field("Hugepagesize:") * 1024
 }
 
-fn git_commit() -> String {
+/// The commit of the working directory: `git rev-parse HEAD`, with `-dirty` when tracked files
+/// have changes; `unknown` outside git.
+pub fn git_commit() -> String {
     let run = |args: &[&str]| {
         std::process::Command::new("git")
             .args(args)

@@ -112,6 +112,16 @@ impl Recorded {
         self.served as f64 / self.window_s.max(1e-9)
     }
 
+    /// Late starts as a share of the commands offered in the window (0 when none were): how
+    /// far the load generator itself fell behind, comparable between windows of any length.
+    pub fn late_start_share(&self) -> f64 {
+        if self.offered == 0 {
+            0.0
+        } else {
+            self.late_starts as f64 / self.offered as f64
+        }
+    }
+
     /// (p50, p99, max) latency in ms per whole minute of the window, from the per-second
     /// histograms; a last partial minute is left out unless it is the only one.
     pub fn per_minute(&self) -> Vec<(f64, f64, f64)> {

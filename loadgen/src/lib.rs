@@ -2,7 +2,7 @@
 //! implementation.
 #![deny(missing_docs)]
 
-mod compare;
+mod analysis;
 mod environment;
 mod error;
 mod figures;
@@ -13,37 +13,33 @@ pub mod live;
 mod load;
 pub mod measure;
 mod namespace;
+mod output;
 mod phase;
-mod plan;
 mod progress;
-mod report_html;
-mod report_md;
-mod result_file;
 mod run;
 mod scenario;
-mod svg;
-mod threshold;
-mod usl;
 
-pub use compare::{compare, Comparison, Row};
-pub use environment::Environment;
+pub use analysis::compare::{compare, Comparison, Judgement, Row};
+pub use analysis::merge::merge;
+pub use analysis::plan::{plan, plan_for, Machine, Plan, Question};
+pub use analysis::threshold::{Threshold, Verdict};
+pub use analysis::usl::Usl;
+pub use environment::{git_commit, Environment};
 pub use error::{Error, Result};
 pub use figures::{Figure, Figures};
 pub use generate::{generate, GenerateRequest, Generated, Until};
 pub use latency::{Recorded, Sample};
 pub use load::{backfill, Loaded};
 pub use namespace::fresh_store;
+pub use output::gate_section::put as put_gate_section;
+pub use output::result_file::{check_writable, write_run_dir, RunResult, RESULT_VERSION};
 pub use phase::settle;
-pub use plan::{plan, Plan};
 pub use progress::note;
-pub use result_file::{check_writable, write_run_dir, RunResult, RESULT_VERSION};
 pub use run::{run, Outcome};
 pub use scenario::{AppendPlan, Arrival, Calibrate, Population, ReplayPlan, Scenario};
-pub use threshold::{Threshold, Verdict};
-pub use usl::Usl;
 
 /// Re-rendered reports of a result, for `stroom report`.
 pub mod report {
-    pub use crate::report_html::render as html;
-    pub use crate::report_md::render as markdown;
+    pub use crate::output::report_html::render as html;
+    pub use crate::output::report_md::render as markdown;
 }

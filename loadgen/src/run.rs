@@ -7,6 +7,7 @@ use std::time::Instant;
 use sqlx::Connection;
 use stroom_cluster::Database;
 
+use crate::analysis::plan;
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::figures::{Figure, Figures};
@@ -14,11 +15,11 @@ use crate::generator::{DayKind, Generator, Summary};
 use crate::load::backfill;
 use crate::measure::{self, ServerCpu};
 use crate::namespace::fresh_store;
+use crate::output::result_file::{write_run_dir, RunResult};
+use crate::output::{report_html, report_md};
 use crate::phase::{self, generator_config};
 use crate::progress::{note, Progress};
-use crate::result_file::{write_run_dir, RunResult};
 use crate::scenario::Scenario;
-use crate::{plan, report_html, report_md};
 
 /// What a finished run produced.
 #[derive(Debug)]
@@ -35,7 +36,7 @@ pub struct Outcome {
 /// `report.html` and interval logs under `results_root/<name>/<timestamp>/`.
 pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Result<Outcome> {
     let started = chrono::Utc::now();
-    crate::result_file::check_writable(results_root, &scenario.name)?;
+    crate::output::result_file::check_writable(results_root, &scenario.name)?;
     note(format_args!("scenario '{}' on {}", scenario.name, db.describe()));
     // One plain connection first: a refused or misconfigured server fails at once.
     let mut conn = sqlx::PgConnection::connect(db.url()).await.map_err(Error::Connect)?;
@@ -96,6 +97,13 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
     .await?;
     progress.done(loaded.events, loaded.elapsed.as_secs_f64());
     generate_figures(scenario, &summary, &loaded, &mut result);
+    if loaded.events > 0 {
+        let bytes = on_disk_bytes(&history).await?;
+        result.figures.insert(
+            "load.bytes_per_event".into(),
+            Figure::from_repetitions("bytes", vec![bytes / loaded.events as f64]),
+        );
+    }
 
     if let Some(plan) = &scenario.calibrate {
         let start_hour = scenario.append.as_ref().map_or(10.0, |a| a.start_hour);
@@ -148,6 +156,16 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
     Ok(Outcome { dir, passed: result.passed(), result })
 }
 
+/// Bytes the history's tables take on disk, indexes and TOAST included.
+async fn on_disk_bytes(history: &stroom_reference::Store) -> Result<f64> {
+    let sql = "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::float8 FROM pg_class c \
+               JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r'";
+    sqlx::query_scalar(sql)
+        .fetch_one(history.pool())
+        .await
+        .map_err(|source| Error::Database { action: "measuring the history's size on disk", source })
+}
+
 fn generate_figures(scenario: &Scenario, summary: &Summary, loaded: &crate::load::Loaded, result: &mut RunResult) {
     let f: &mut Figures = &mut result.figures;
     let one = |unit: &str, v: f64| Figure::from_repetitions(unit, vec![v]);
@@ -160,12 +178,18 @@ fn generate_figures(scenario: &Scenario, summary: &Summary, loaded: &crate::load
     };
     f.insert("generate.events_per_day".into(), one("events", per_day));
     f.insert("generate.peak_hour_events_per_s".into(), one("events/s", summary.peak_hour_events_per_s()));
-    // The generator on its own, one thread, one school day of this population.
-    let mut g = Generator::new(generator_config(scenario, 1));
+    // The generator on its own, one thread, one school day of this population, three times
+    // (a day of a small population takes milliseconds, so one timing would be mostly noise).
     debug_assert_eq!(crate::generator::day_kind(0), DayKind::SchoolDay);
-    let started = Instant::now();
-    let n = g.next_day().len();
-    f.insert("generate.events_per_s".into(), one("events/s", n as f64 / started.elapsed().as_secs_f64()));
+    let rates = (0..3)
+        .map(|_| {
+            let mut g = Generator::new(generator_config(scenario, 1));
+            let started = Instant::now();
+            let n = g.next_day().len();
+            n as f64 / started.elapsed().as_secs_f64()
+        })
+        .collect();
+    f.insert("generate.events_per_s".into(), Figure::from_repetitions("events/s", rates));
     result.series.insert(
         "generate.events_per_day".into(),
         summary.per_day.iter().enumerate().map(|(d, n)| (d as f64, *n as f64)).collect(),

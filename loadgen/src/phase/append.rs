@@ -73,11 +73,16 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mu
                 writer: plan.row_writer,
                 lane_writer: plan.lane_writer,
                 commit_lanes: plan.commit_lanes,
+                injected_slowdown: if strategy == Strategy::PerSchool {
+                    scenario.inject.per_school_slowdown
+                } else {
+                    0.0
+                },
                 ..TransactorConfig::default()
             },
             scenario,
             running: None,
-            failures: Failures::default(),
+            failures: Failures::injecting(scenario.inject.errors),
             errors: 0,
         };
         closed_sweep(&mut s, plan, url, &format!("stroom_{}", namespace.replace('-', "_")), figures, &mut outcome)

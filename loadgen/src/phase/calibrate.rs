@@ -14,7 +14,12 @@
 //!   makes (`calibrate.copy_out_ordered`). The history is settled and warmed first, exactly as
 //!   before the replay steps ([`super::replay::prepare_read`]).
 //!
-//! Each also records the server's CPU per event (`…server_cpu_us_per_event`), read from
+//! * **A durable commit** (`calibrate.commit_p50_ms`, [`super::commit_reference`]): what
+//!   latencies are divided by.
+//! * **A fixed fold** (`calibrate.cpu_fold`, [`super::cpu_reference`]): what figures bound by
+//!   stroom's own CPU (fold, memory replay, generator) are divided by.
+//!
+//! The COPY references also record the server's CPU per event (`…server_cpu_us_per_event`), read from
 //! `/proc` when stroom started the server; elsewhere the figure is absent.
 
 use std::collections::HashMap;
@@ -51,7 +56,9 @@ pub async fn run(
         rows.len()
     ));
     copy_in(&store, &earlier, &rows, plan, figures).await?;
+    super::commit_reference::run(&store, plan.repetitions as usize, figures).await?;
     store.pool().close().await;
+    super::cpu_reference::run(figures)?;
     copy_out(history, plan, figures).await
 }
 

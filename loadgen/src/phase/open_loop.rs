@@ -21,11 +21,17 @@ use crate::latency::{aggregate, Recorded, Sample};
 use crate::progress::note;
 use crate::scenario::{Arrival, Arrivals};
 
-/// Counts failed appends by kind, so a run says what went wrong, not only how often.
+/// Counts failed appends by kind, so a run says what went wrong, not only how often; and
+/// holds the failures a test injects into each window (`[inject] errors`).
 #[derive(Debug, Clone, Default)]
-pub(super) struct Failures(Arc<std::sync::Mutex<BTreeMap<String, (u64, String)>>>);
+pub(super) struct Failures(Arc<std::sync::Mutex<BTreeMap<String, (u64, String)>>>, u64);
 
 impl Failures {
+    /// Counts failures, and makes `n` commands fail at the start of each window.
+    pub(super) fn injecting(n: u64) -> Self {
+        Self(Arc::default(), n)
+    }
+
     pub(super) fn add(&self, e: &stroom_reference::Error) {
         let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
         seen.entry(e.kind()).or_insert_with(|| (0, e.to_string().chars().take(200).collect())).0 += 1;
@@ -89,6 +95,7 @@ pub(super) async fn open_loop(
     let backlog_limit = (rate.peak() * 5.0).max(100.0) as i64;
     let mut saturated = false;
     let mut unsent = 0u64;
+    let mut to_fail = failures.1;
     for offset in Schedule::new(rate, arrivals, (warmup_s, duration_s), seed) {
         let intended = start + Duration::from_secs_f64(offset);
         if intended >= until {
@@ -102,6 +109,14 @@ pub(super) async fn open_loop(
         tokio::time::sleep_until(intended.into()).await;
         let a = feed.next().await;
         let k = owner(&a, users);
+        if to_fail > 0 && intended >= from {
+            // The injected failure: the same command at a version the stream never had, which
+            // the store rejects, sent first on the same queue so the real one still follows.
+            to_fail -= 1;
+            let stale = Append { expected_version: a.expected_version + 1_000_000, ..a.clone() };
+            outstanding.fetch_add(1, Ordering::Relaxed);
+            let _ = queues[k].send((stale, intended));
+        }
         outstanding.fetch_add(1, Ordering::Relaxed);
         if queues[k].send((a, intended)).is_err() {
             break;
@@ -137,6 +152,7 @@ pub(crate) fn record_open(figures: &mut Figures, prefix: &str, r: &Recorded, sat
     figures.insert(format!("{prefix}.max_ms"), ms(1.0));
     figures.insert(format!("{prefix}.service_p99_ms"), one("ms", r.service_ms(0.99)));
     figures.insert(format!("{prefix}.late_starts"), one("count", r.late_starts as f64));
+    figures.insert(format!("{prefix}.late_start_share"), one("share", r.late_start_share()));
     figures.insert(format!("{prefix}.errors"), one("count", r.errors as f64));
     figures.insert(format!("{prefix}.unsent"), one("count", r.unsent as f64));
     figures.insert(format!("{prefix}.saturated"), one("flag", f64::from(u8::from(saturated))));
@@ -153,6 +169,7 @@ pub(crate) const WORST_OF: &[&str] = &[
     "max_ms",
     "service_p99_ms",
     "late_starts",
+    "late_start_share",
     "errors",
     "unsent",
     "saturated",

@@ -16,8 +16,8 @@ use crate::error::{Error, Result};
 use crate::figures::{Figure, Figures};
 use crate::measure::ActivityWatch;
 use crate::namespace::fresh_store;
+use crate::output::result_file::RunResult;
 use crate::progress::{note, Progress};
-use crate::result_file::RunResult;
 use crate::scenario::{Arrival, Arrivals, Scenario, SoakPlan, SoakRate};
 
 /// The hour of the first day the soak starts at.

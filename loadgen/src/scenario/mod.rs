@@ -10,15 +10,18 @@ use stroom_reference::read_model::Handlers;
 use stroom_reference::{Layout, PayloadType, Schema};
 use toml::Spanned;
 
+use crate::analysis::threshold::Threshold;
 use crate::error::{Error, Result};
-use crate::threshold::Threshold;
 
 mod append;
+mod inject;
 mod live;
 mod soak;
 
 use append::{append_plan, RawAppend};
 pub use append::{AppendPlan, Arrival, Arrivals, SloSearch};
+pub use inject::Inject;
+use inject::{inject, RawInject};
 pub use live::LivePlan;
 use live::{live_plan, RawLive};
 use soak::{soak_plan, RawSoak};
@@ -67,6 +70,13 @@ pub struct Scenario {
     pub thresholds: Vec<Threshold>,
     /// Service-level objective for p99 acknowledgement latency, used by the capacity plan.
     pub slo_p99_ms: f64,
+    /// Faults injected by tests ([`Inject`]); none in a real run.
+    #[serde(skip_serializing_if = "is_default")]
+    pub inject: Inject,
+}
+
+fn is_default(i: &Inject) -> bool {
+    !i.any()
 }
 
 /// Who generates events.
@@ -152,6 +162,7 @@ struct Raw {
     thresholds: Vec<Spanned<String>>,
     #[serde(default)]
     slo: Option<RawSlo>,
+    inject: Option<RawInject>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -387,6 +398,10 @@ impl Scenario {
             .iter()
             .map(|t| Threshold::parse(t.get_ref()).map_err(|e| p.at(Some(t.span()), "thresholds", e)))
             .collect::<Result<Vec<_>>>()?;
+        let inject = match &raw.inject {
+            None => Inject::default(),
+            Some(i) => inject(&p, i)?,
+        };
         let slo_p99_ms = match &raw.slo {
             Some(s) if *s.p99_ms.get_ref() > 0.0 => *s.p99_ms.get_ref(),
             Some(s) => return Err(p.at(Some(s.p99_ms.span()), "slo.p99_ms", "must be positive")),
@@ -412,6 +427,7 @@ impl Scenario {
             replay,
             thresholds,
             slo_p99_ms,
+            inject,
         })
     }
 }
@@ -470,132 +486,4 @@ fn ser_handlers<S: serde::Serializer>(h: &Handlers, s: S) -> Result<S::Ok, S::Er
 }
 
 #[cfg(test)]
-mod tests {
-    use stroom_reference::Strategy;
-
-    use super::*;
-
-    const GOOD: &str = "name = \"t\"\n[population]\nschools = 3\n[load]\nevents = 100\n[calibrate]\n";
-
-    fn err(text: &str) -> String {
-        Scenario::parse(Path::new("s.toml"), text).unwrap_err().to_string()
-    }
-
-    #[test]
-    fn a_minimal_file_gets_defaults() {
-        let s = Scenario::parse(Path::new("s.toml"), GOOD).unwrap();
-        assert_eq!(s.profile, Profile::Durable);
-        assert_eq!(s.layout, Layout::Partitioned);
-        assert_eq!(s.payload, PayloadType::Jsonb);
-        assert_eq!(s.population.students, 1200);
-        assert_eq!(s.calibrate.unwrap().repetitions, 3);
-        assert!(s.append.is_none());
-    }
-
-    #[test]
-    fn a_bad_value_names_file_line_and_field() {
-        let text = GOOD.replace("[load]", "[store]\nlayout = \"sharded\"\n[load]");
-        assert_eq!(err(&text), "s.toml:5: store.layout: unknown layout 'sharded' (expected partitioned or single-log)");
-    }
-
-    #[test]
-    fn an_unknown_field_is_refused_with_its_line() {
-        let text = GOOD.replace("schools = 3", "schools = 3\nstudnets = 10");
-        let e = err(&text);
-        assert!(e.starts_with("s.toml:4: studnets: unknown field `studnets`"), "{e}");
-    }
-
-    #[test]
-    fn inconsistent_settings_are_refused() {
-        assert_eq!(
-            err(&GOOD.replace("schools = 3", "schools = 3\nstudents = 2")),
-            "s.toml:4: population.students: 2 students cannot fill 3 schools"
-        );
-        assert_eq!(
-            err(&GOOD.replace("events = 100", "events = 100\ndays = 2")),
-            "s.toml:6: load.days: give `events` or `days`, not both"
-        );
-    }
-
-    #[test]
-    fn too_short_a_measurement_is_refused() {
-        let text = format!("{GOOD}[append]\nstrategies = [\"single\"]\nduration_s = 0.2\n");
-        assert_eq!(err(&text), "s.toml:9: append.duration_s: 0.2 s is too short to mean anything (at least 1 s)");
-    }
-
-    #[test]
-    fn commit_lanes_default_to_the_cores_and_must_be_at_least_one() {
-        let append = format!("{GOOD}[append]\nstrategies = [\"per-school\"]\n");
-        let plan = |text: &str| Scenario::parse(Path::new("s.toml"), text).unwrap().append.unwrap();
-        assert_eq!(plan(&append).commit_lanes, stroom_reference::append::default_commit_lanes());
-        assert_eq!(plan(&format!("{append}commit_lanes = 3\n")).commit_lanes, 3);
-        assert_eq!(err(&format!("{append}commit_lanes = 0\n")), "s.toml:9: append.commit_lanes: must be at least 1");
-    }
-
-    #[test]
-    fn steps_start_at_the_busy_hour_unless_told_another_hour_of_the_day() {
-        let append = format!("{GOOD}[append]\nstrategies = [\"per-school\"]\n");
-        let open = format!("{append}[append.open]\nrates = [100]\n");
-        let plan = |text: &str| Scenario::parse(Path::new("s.toml"), text).unwrap().append.unwrap();
-        assert_eq!((plan(&open).start_hour, plan(&open).open_start_hour), (10.0, 10.0));
-        assert_eq!(plan(&format!("{open}start_hour = 0\n")).open_start_hour, 0.0);
-        let midnight = plan(&format!("{append}start_hour = 0\n[append.open]\nrates = [100]\n"));
-        assert_eq!((midnight.start_hour, midnight.open_start_hour), (0.0, 0.0));
-        assert_eq!(plan(&open).arrivals, crate::scenario::Arrivals::Poisson);
-        assert_eq!(plan(&format!("{open}arrivals = \"uniform\"\n")).arrivals, crate::scenario::Arrivals::Uniform);
-        assert_eq!(
-            err(&format!("{open}arrivals = \"bursty\"\n")),
-            "s.toml:11: append.open.arrivals: unknown arrivals 'bursty' (expected poisson or uniform)"
-        );
-        let search = plan(&format!("{open}[append.slo_search]\n")).slo_search.unwrap();
-        assert_eq!((search.step_s, search.max_steps, search.strategies.len()), (60.0, 6, 1));
-        assert_eq!(
-            err(&format!("{open}[append.slo_search]\nstep_s = 0.5\n")),
-            "s.toml:12: append.slo_search.step_s: 0.5 s is too short (at least 1 s; 60 s holds a checkpoint)"
-        );
-        assert_eq!(
-            err(&format!("{open}start_hour = 24\n")),
-            "s.toml:11: append.open.start_hour: 24 is not an hour of the day"
-        );
-    }
-
-    #[test]
-    fn a_strategy_may_sweep_writers_of_its_own() {
-        let append = format!("{GOOD}[append]\nstrategies = [\"rill\", \"per-school\"]\nwriters = [1, 4]\n");
-        let plan = |text: &str| Scenario::parse(Path::new("s.toml"), text).unwrap().append.unwrap();
-        let own = plan(&format!("{append}[append.writers_by_strategy]\nper-school = [4, 64]\n"));
-        assert_eq!(own.writers_for(Strategy::PerSchool), &[4, 64]);
-        assert_eq!(own.writers_for(Strategy::Rill), &[1, 4]);
-        assert_eq!(
-            err(&format!("{append}[append.writers_by_strategy]\nbatched = [4]\n")),
-            "s.toml:10: append.writers_by_strategy: 'batched' is not one of append.strategies (rill, per-school)"
-        );
-        assert_eq!(
-            err(&format!("{append}[append.writers_by_strategy]\nrill = [0]\n")),
-            "s.toml:10: append.writers_by_strategy: rill: give one or more writer counts, each at least 1"
-        );
-    }
-
-    #[test]
-    fn a_live_window_must_be_long_enough_and_stay_in_the_day() {
-        let text = format!("{GOOD}[live]\nspeedup = 3600\nhours = 1\n");
-        assert_eq!(
-            err(&text),
-            "s.toml:8: live.speedup: 1 h at x3600 lasts 1.0 s, 2 s of it warm-up: too short to measure (at least 5 s after warm-up)"
-        );
-        let text = format!("{GOOD}[live]\nstart_hour = 23\nhours = 2\n");
-        assert_eq!(err(&text), "s.toml:9: live.hours: 2 h from 23:00 leaves the day");
-        let s = Scenario::parse(Path::new("s.toml"), &format!("{GOOD}[live]\n")).unwrap();
-        let live = s.live.unwrap();
-        assert_eq!((live.speedup, live.start_hour, live.hours), (60.0, 8.0, 1.0));
-        assert_eq!(live.strategies, vec![stroom_reference::Strategy::PerSchool]);
-    }
-
-    #[test]
-    fn unknown_strategies_and_bad_thresholds_are_refused() {
-        let text = format!("{GOOD}[append]\nstrategies = [\"single\", \"sharded\"]\n");
-        assert!(err(&text).contains("append.strategies: unknown strategy 'sharded'"), "{}", err(&text));
-        let text = format!("thresholds = [\"replay.parallel.events_per_s >> 3\"]\n{GOOD}");
-        assert!(err(&text).starts_with("s.toml:1: thresholds: "), "{}", err(&text));
-    }
-}
+mod tests;

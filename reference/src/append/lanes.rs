@@ -52,8 +52,16 @@ pub struct Lanes {
 }
 
 impl Lanes {
-    /// Starts `lanes` committers on `store`, each committing up to `max_rows` per statement.
-    pub fn start(store: &Store, writer: RowWriter, lanes: usize, max_rows: usize, lease_s: f64) -> Self {
+    /// Starts `lanes` committers on `store`, each committing up to `max_rows` per statement,
+    /// with leases of `lease_s` and the test-only `slowdown` (see
+    /// [`TransactorConfig::injected_slowdown`](super::TransactorConfig)).
+    pub fn start(
+        store: &Store,
+        writer: RowWriter,
+        lanes: usize,
+        max_rows: usize,
+        (lease_s, slowdown): (f64, f64),
+    ) -> Self {
         let (queue, rx) = mpsc::channel::<Batch>(4096);
         let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
         // Lanes get connections of their own, so transactors' reads never starve commits.
@@ -82,7 +90,7 @@ impl Lanes {
                             }
                         }
                     }
-                    let how = How { writer, payload: store.schema().payload, lease_s };
+                    let how = How { writer, payload: store.schema().payload, lease_s, slowdown };
                     commit(&pool, how, group).await;
                 }
             });
@@ -110,13 +118,21 @@ struct How {
     writer: RowWriter,
     payload: PayloadType,
     lease_s: f64,
+    slowdown: f64,
 }
 
 async fn commit(pool: &sqlx::PgPool, how: How, group: Vec<Batch>) {
+    let started = std::time::Instant::now();
     let result = match how.writer {
         RowWriter::Unnest => commit_group(pool, how.payload, how.lease_s, &group).await,
         RowWriter::Copy => copy_group(pool, how.payload, how.lease_s, &group).await,
     };
+    if how.slowdown > 0.0 {
+        // A thread sleep, not tokio's timer: that one rounds up to whole milliseconds, several
+        // times a sub-millisecond commit. `block_in_place` hands this worker's other tasks on.
+        let extra = started.elapsed().mul_f64(how.slowdown / (1.0 - how.slowdown));
+        tokio::task::block_in_place(|| std::thread::sleep(extra));
+    }
     if group.len() > 1 && result.as_ref().is_err_and(is_unique_violation) {
         // One batch broke a uniqueness rule (say, a stream another process registered to
         // another school a moment ago). Nothing of the group was written: commit each batch

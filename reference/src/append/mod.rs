@@ -126,7 +126,7 @@ impl Appender {
                         config.lane_writer,
                         config.commit_lanes,
                         config.max_batch_events * 4,
-                        config.lease.as_secs_f64(),
+                        (config.lease.as_secs_f64(), config.injected_slowdown),
                     )
                 });
                 let mut map = HashMap::new();

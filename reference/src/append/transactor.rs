@@ -36,6 +36,10 @@ pub struct TransactorConfig {
     /// How a commit lane writes a group's rows: by default binary COPY after one statement
     /// that advances the heads (figures in `lanes.rs`).
     pub lane_writer: RowWriter,
+    /// Test-only fault: each commit lane holds its lane this share of the commit's time
+    /// longer (as `share / (1 − share)` of it) before answering, so per-school serves about
+    /// that share less. 0 in every real run.
+    pub injected_slowdown: f64,
 }
 
 impl Default for TransactorConfig {
@@ -47,6 +51,7 @@ impl Default for TransactorConfig {
             writer: RowWriter::default(),
             commit_lanes: default_commit_lanes(),
             lane_writer: RowWriter::Copy,
+            injected_slowdown: 0.0,
         }
     }
 }

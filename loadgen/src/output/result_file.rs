@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::threshold::Verdict;
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::figures::Figures;
 use crate::scenario::Scenario;
-use crate::threshold::Verdict;
 
 /// Bumped whenever the layout of `result.json` changes incompatibly.
 pub const RESULT_VERSION: u32 = 1;
@@ -42,6 +42,19 @@ pub struct RunResult {
     /// The capacity plan, in words.
     #[serde(default)]
     pub plan: Vec<String>,
+    /// Whole runs merged into this result (`stroom baseline`): then each figure's repetitions
+    /// are one value per run, in run order, so a figure and its reference pair up by index.
+    /// 1 for a plain run.
+    #[serde(default = "one_run", skip_serializing_if = "is_one_run")]
+    pub runs: u32,
+}
+
+fn one_run() -> u32 {
+    1
+}
+
+fn is_one_run(n: &u32) -> bool {
+    *n == 1
 }
 
 impl RunResult {
@@ -59,12 +72,21 @@ impl RunResult {
             thresholds: Vec::new(),
             series: BTreeMap::new(),
             plan: Vec::new(),
+            runs: 1,
         }
     }
 
     /// Whether every threshold held.
     pub fn passed(&self) -> bool {
         self.thresholds.iter().all(|v| v.passed)
+    }
+
+    /// Writes the result to `path` whole: into a temporary file beside it, then renamed over it.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let io = |source| Error::WriteResults { path: path.to_path_buf(), source };
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(self).expect("results serialise")).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
     }
 
     /// Reads a result file; one that is not a complete stroom result is an error.

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::result_file::RunResult;
+use crate::output::result_file::RunResult;
 
 /// Headline ratios: (label, numerator, denominator, target if the issues set one). An empty
 /// denominator means the numerator is a ratio already.
@@ -92,6 +92,9 @@ fn server_cpu(r: &RunResult) -> Vec<(String, f64)> {
 /// that is not durable where it lives.
 fn warnings(r: &RunResult) -> Vec<String> {
     let mut out = Vec::new();
+    if let Some(inject) = r.scenario.get("inject") {
+        out.push(format!("faults were injected ({inject}): this run tests the gate, it measures nothing"));
+    }
     if let Some(d) = r.environment.durability.as_ref().filter(|d| !d.durable) {
         out.push(format!("the data directory is on {}: an acknowledged commit does not survive a power cut, so \"durable\" figures here are not durable", d.filesystem));
     }

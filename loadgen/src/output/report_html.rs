@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::result_file::RunResult;
-use crate::svg::{line_chart, Axes, Series};
-use crate::usl::Usl;
+use crate::analysis::usl::Usl;
+use crate::output::result_file::RunResult;
+use crate::output::svg::{line_chart, Axes, Series};
 
 fn sweep(r: &RunResult, prefix: &str, tag: char, suffix: &str) -> BTreeMap<String, Vec<(f64, f64)>> {
     let mut out: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
@@ -77,8 +77,9 @@ pub fn render(r: &RunResult) -> String {
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
         let Some(&(_, base)) = points.first() else { continue };
         let speedup: Vec<(f64, f64)> = points.iter().map(|(t, x)| (*t, x / base)).collect();
-        if let Some(fit) = Usl::fit(&points) {
-            let max = points.last().map(|p| p.0).unwrap_or(1.0).max(40.0);
+        // The curve only where it was measured, and only when it fits (the plan's rule).
+        if let Some(fit) = Usl::fit_with_quality(&points).filter(|f| f.refusal().is_none()).map(|f| f.usl) {
+            let max = points.last().map(|p| p.0).unwrap_or(1.0);
             let model = (1..=max as usize)
                 .map(|n| (n as f64, fit.throughput(n as f64) / fit.throughput(points[0].0)))
                 .collect();
@@ -88,7 +89,9 @@ pub fn render(r: &RunResult) -> String {
     }
     charts.push(line_chart(
         &Axes {
-            title: "Replay speedup against workers, with the fitted USL (dashed; projection past the points)".into(),
+            title:
+                "Replay speedup against workers, with the fitted USL (dashed, over the measured range, where it fits)"
+                    .into(),
             x: "workers".into(),
             y: "speedup".into(),
             log_x: false,
@@ -144,7 +147,7 @@ pub fn render(r: &RunResult) -> String {
         &[Series { label: "generated".into(), points: days, model: false, markers: false }],
     ));
 
-    let md = crate::report_md::render(r);
+    let md = crate::output::report_md::render(r);
     let mut html = String::new();
     let name = r.scenario.get("name").and_then(|v| v.as_str()).unwrap_or("?");
     let _ = write!(

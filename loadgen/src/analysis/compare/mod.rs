@@ -1,0 +1,175 @@
+//! `stroom compare` and the `cargo bench` gate: every headline figure of a result against a
+//! baseline, each normalised by a reference measured in its own run (the table in [`rule`]),
+//! so a baseline from another machine of the same kind still means something.
+//!
+//! A change regresses when it is worse than the figure's noise band: the spread of its own
+//! repetitions ([`band`]), never less than the floor (`--noise`, default ±10%). A judged
+//! figure of the baseline that the current run lacks fails; so do wrong outcomes where there
+//! were none, and digests that stopped agreeing.
+
+mod band;
+mod render;
+pub mod rule;
+
+use band::{band, normalised};
+use rule::{rule, Rule};
+
+use crate::output::result_file::RunResult;
+
+/// What became of one figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Judgement {
+    /// Within its band.
+    Same,
+    /// Better by more than its band.
+    Better,
+    /// Worse by more than its band, or a wrong outcome.
+    Regression,
+    /// In the baseline, not in the current run.
+    Missing,
+    /// Shown, not judged.
+    Info,
+}
+
+/// One compared figure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Figure name.
+    pub name: String,
+    /// Baseline value (normalised when `reference` is set).
+    pub baseline: f64,
+    /// Current value (likewise); NaN when missing.
+    pub current: f64,
+    /// The figure both were normalised by, if any.
+    pub reference: Option<&'static str>,
+    /// Relative change, positive = better (for a share: the fall in percentage points).
+    pub change: f64,
+    /// The band the change had to exceed.
+    pub band: f64,
+    /// The outcome.
+    pub verdict: Judgement,
+}
+
+impl Row {
+    /// Whether the row fails the gate.
+    pub fn fails(&self) -> bool {
+        matches!(self.verdict, Judgement::Regression | Judgement::Missing)
+    }
+}
+
+/// Every figure of the baseline, compared.
+#[derive(Debug, Clone, Default)]
+pub struct Comparison {
+    /// The rows, by name.
+    pub rows: Vec<Row>,
+    /// The band's floor.
+    pub floor: f64,
+}
+
+impl Comparison {
+    /// Rows that fail the gate.
+    pub fn regressions(&self) -> impl Iterator<Item = &Row> {
+        self.rows.iter().filter(|r| r.fails())
+    }
+
+    /// Rows the gate judged.
+    pub fn judged(&self) -> impl Iterator<Item = &Row> {
+        self.rows.iter().filter(|r| r.verdict != Judgement::Info)
+    }
+}
+
+/// Compares `current` against `baseline`; `floor` is the least noise band. `only` keeps
+/// figures whose names start with one of its prefixes (all when empty).
+pub fn compare(baseline: &RunResult, current: &RunResult, floor: f64, only: &[String]) -> Comparison {
+    let mut rows = Vec::new();
+    for name in baseline.figures.keys() {
+        if !only.is_empty() && !only.iter().any(|p| name.starts_with(p.as_str())) {
+            continue;
+        }
+        let r = rule(name);
+        if r == Rule::Skip {
+            continue;
+        }
+        if !current.figures.contains_key(name) {
+            let verdict = if r.judged() { Judgement::Missing } else { Judgement::Info };
+            let b = baseline.figures[name].value;
+            rows.push(Row {
+                name: name.clone(),
+                baseline: b,
+                current: f64::NAN,
+                reference: None,
+                change: 0.0,
+                band: 0.0,
+                verdict,
+            });
+            continue;
+        }
+        // Normalise only when both runs have the reference; else both raw, said by `reference`.
+        let norm = match (normalised(baseline, name, r.norm()), normalised(current, name, r.norm())) {
+            (Some(_), Some(_)) => r.norm(),
+            _ => rule::Norm::None,
+        };
+        let (b, c) = (
+            normalised(baseline, name, norm).expect("baseline has the figure"),
+            normalised(current, name, norm).expect("current has the figure"),
+        );
+        let band = band(b, c, floor);
+        let (change, verdict) = judge(r, b.value, c.value, band);
+        rows.push(Row {
+            name: name.clone(),
+            baseline: b.value,
+            current: c.value,
+            reference: norm.reference(),
+            change,
+            band,
+            verdict,
+        });
+    }
+    Comparison { rows, floor }
+}
+
+/// The change (positive = better) and the verdict for one figure under `rule`.
+fn judge(rule: Rule, b: f64, c: f64, band: f64) -> (f64, Judgement) {
+    let by_change = |change: f64| {
+        let verdict = if change < -band {
+            Judgement::Regression
+        } else if change > band {
+            Judgement::Better
+        } else {
+            Judgement::Same
+        };
+        (change, verdict)
+    };
+    match rule {
+        Rule::Higher(_) if b > 0.0 => by_change(c / b - 1.0),
+        Rule::Lower(_) if b > 0.0 && c > 0.0 => by_change(b / c - 1.0),
+        Rule::Higher(_) | Rule::Lower(_) => (0.0, Judgement::Same),
+        Rule::Share => {
+            let rise = c - b;
+            let verdict = if rise > (band * b).max(0.01) {
+                Judgement::Regression
+            } else if -rise > (band * b).max(0.01) {
+                Judgement::Better
+            } else {
+                Judgement::Same
+            };
+            (-rise, verdict)
+        }
+        Rule::WrongOutcomes => {
+            let worse = if b == 0.0 { c > 0.0 } else { c > b * (1.0 + band) };
+            let change = if c > 0.0 && b > 0.0 {
+                b / c - 1.0
+            } else if c > b {
+                -1.0
+            } else {
+                0.0
+            };
+            (change, if worse { Judgement::Regression } else { Judgement::Same })
+        }
+        Rule::MustStay => (if c < b { -1.0 } else { 0.0 }, if c < b { Judgement::Regression } else { Judgement::Same }),
+        Rule::Info | Rule::Skip => (if b != 0.0 { c / b - 1.0 } else { 0.0 }, Judgement::Info),
+    }
+}
+
+#[cfg(test)]
+mod tests;

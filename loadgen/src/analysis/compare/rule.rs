@@ -1,0 +1,160 @@
+//! Which figures the gate judges, which way is better, and what each is divided by.
+//!
+//! Every judged figure is divided by a reference measured in the same run, so a faster or
+//! slower machine moves both alike and only a change in stroom moves the ratio:
+//!
+//! | figures | normalised by |
+//! |---|---|
+//! | append ceilings and SLO rates | ÷ `calibrate.copy_in.events_per_s`, parallel COPY of the same rows |
+//! | sequential replay | ÷ `calibrate.copy_out_ordered.events_per_s`, the same read on one connection |
+//! | parallel replay | ÷ `calibrate.copy_out.events_per_s`, the same read by school |
+//! | fold, memory replay, generator | ÷ `calibrate.cpu_fold.events_per_s`, a fixed fold on one thread |
+//! | headline p99 latencies | ÷ `calibrate.commit_p50_ms`, one durable one-row commit |
+//! | server CPU per event | × `calibrate.cpu_fold.events_per_s` (the work, in fixed folds) |
+//!
+//! Counts of wrong outcomes, the digests' agreement, peak memory and late starts are judged
+//! as they are. The rest of a result (steps of a sweep, the references themselves) is shown
+//! with `--all` and never judged; figures whose presence depends on the run (search steps,
+//! soak minutes, the plan, per-k references) are skipped altogether.
+
+/// How a figure is made comparable across runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Norm {
+    /// As it is.
+    None,
+    /// Divided by the named same-run figure.
+    Divide(&'static str),
+    /// Multiplied by the named same-run figure.
+    Multiply(&'static str),
+}
+
+impl Norm {
+    /// The reference's name, if any.
+    pub fn reference(self) -> Option<&'static str> {
+        match self {
+            Self::None => None,
+            Self::Divide(r) | Self::Multiply(r) => Some(r),
+        }
+    }
+
+    /// `value` normalised by `reference`.
+    pub fn apply(self, value: f64, reference: f64) -> f64 {
+        match self {
+            Self::None => value,
+            Self::Divide(_) => value / reference,
+            Self::Multiply(_) => value * reference,
+        }
+    }
+}
+
+/// How the gate treats one figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Higher is better; a fall past the noise band regresses.
+    Higher(Norm),
+    /// Lower is better; a rise past the noise band regresses.
+    Lower(Norm),
+    /// A share of arrivals (late starts): a rise past the band, and by more than one
+    /// percentage point, regresses.
+    Share,
+    /// A count of wrong outcomes: more than 0 when it was 0 regresses, as does a rise past the
+    /// band when it was not.
+    WrongOutcomes,
+    /// Must not fall (the digests' agreement).
+    MustStay,
+    /// Shown with `--all`, not judged.
+    Info,
+    /// Not compared, and not missed when absent: it depends on the run, not on stroom.
+    Skip,
+}
+
+impl Rule {
+    /// Whether a change of this figure can fail the gate.
+    pub fn judged(self) -> bool {
+        !matches!(self, Self::Info | Self::Skip)
+    }
+
+    /// How the figure is normalised.
+    pub fn norm(self) -> Norm {
+        match self {
+            Self::Higher(n) | Self::Lower(n) => n,
+            _ => Norm::None,
+        }
+    }
+}
+
+const COPY_IN: &str = "calibrate.copy_in.events_per_s";
+const COPY_OUT: &str = "calibrate.copy_out.events_per_s";
+const COPY_OUT_ORDERED: &str = "calibrate.copy_out_ordered.events_per_s";
+const CPU_FOLD: &str = "calibrate.cpu_fold.events_per_s";
+const COMMIT_P50: &str = "calibrate.commit_p50_ms";
+
+/// The rule for the figure `name`.
+pub fn rule(name: &str) -> Rule {
+    let parts: Vec<&str> = name.split('.').collect();
+    if skipped(&parts) {
+        return Rule::Skip;
+    }
+    if matches!(parts.last(), Some(&("errors" | "rejected" | "lost" | "duplicates"))) {
+        return Rule::WrongOutcomes;
+    }
+    match parts.as_slice() {
+        ["replay", "digests_equal"] => Rule::MustStay,
+        ["replay", "sequential", "events_per_s"] => Rule::Higher(Norm::Divide(COPY_OUT_ORDERED)),
+        ["replay", "parallel", "events_per_s"] => Rule::Higher(Norm::Divide(COPY_OUT)),
+        ["replay", "memory" | "fold", "events_per_s"] | ["generate", "events_per_s"] => {
+            Rule::Higher(Norm::Divide(CPU_FOLD))
+        }
+        ["replay", "peak_rss_mb"] => Rule::Lower(Norm::None),
+        ["append", _, "ceiling_events_per_s" | "slo_rate_events_per_s"] => Rule::Higher(Norm::Divide(COPY_IN)),
+        ["append" | "live", _, "p99_ms"] | ["soak", "worst_minute_p99_ms"] => Rule::Lower(Norm::Divide(COMMIT_P50)),
+        ["append", _, "server_cpu_us_per_event"]
+        | ["calibrate", "copy_in" | "copy_out" | "copy_out_ordered", "server_cpu_us_per_event"] => {
+            Rule::Lower(Norm::Multiply(CPU_FOLD))
+        }
+        ["append" | "live", _, "late_start_share"] => Rule::Share,
+        _ => Rule::Info,
+    }
+}
+
+/// Figures whose presence depends on the run or the machine, not on stroom.
+fn skipped(parts: &[&str]) -> bool {
+    let numbered =
+        |s: &str, p: &str| s.strip_prefix(p).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    parts.first() == Some(&"plan")
+        || parts.iter().any(|p| numbered(p, "slo_step") || p.starts_with("slo_failed_at"))
+        || (parts.first() == Some(&"soak") && parts.get(1).is_some_and(|p| numbered(p, "m")))
+        || (parts.first() == Some(&"calibrate") && parts.get(2).is_some_and(|p| numbered(p, "k")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_headline_is_judged_against_its_same_run_reference() {
+        assert_eq!(rule("append.per-school.slo_rate_events_per_s"), Rule::Higher(Norm::Divide(COPY_IN)));
+        assert_eq!(rule("append.rill.ceiling_events_per_s"), Rule::Higher(Norm::Divide(COPY_IN)));
+        assert_eq!(rule("replay.sequential.events_per_s"), Rule::Higher(Norm::Divide(COPY_OUT_ORDERED)));
+        assert_eq!(rule("replay.parallel.events_per_s"), Rule::Higher(Norm::Divide(COPY_OUT)));
+        assert_eq!(rule("replay.fold.events_per_s"), Rule::Higher(Norm::Divide(CPU_FOLD)));
+        assert_eq!(rule("generate.events_per_s"), Rule::Higher(Norm::Divide(CPU_FOLD)));
+        assert_eq!(rule("append.single.p99_ms"), Rule::Lower(Norm::Divide(COMMIT_P50)));
+        assert_eq!(rule("calibrate.copy_in.server_cpu_us_per_event"), Rule::Lower(Norm::Multiply(CPU_FOLD)));
+        assert_eq!(rule("replay.digests_equal"), Rule::MustStay);
+    }
+
+    #[test]
+    fn wrong_outcomes_anywhere_are_counts_and_run_dependent_figures_are_skipped() {
+        assert_eq!(rule("append.per-school.r200.errors"), Rule::WrongOutcomes);
+        assert_eq!(rule("live.per-school.rejected"), Rule::WrongOutcomes);
+        assert_eq!(rule("append.per-school.slo_step3.errors"), Rule::Skip);
+        assert_eq!(rule("plan.append.sigma"), Rule::Skip);
+        assert_eq!(rule("soak.m12.p99_ms"), Rule::Skip);
+        assert_eq!(rule("calibrate.copy_in.k4.events_per_s"), Rule::Skip);
+        assert_eq!(rule("append.per-school.slo_failed_at_events_per_s"), Rule::Skip);
+        assert_eq!(rule("append.per-school.c32.events_per_s"), Rule::Info);
+        assert_eq!(rule("calibrate.copy_in.events_per_s"), Rule::Info, "a reference is not judged on itself");
+        assert_eq!(rule("append.per-school.late_start_share"), Rule::Share);
+    }
+}

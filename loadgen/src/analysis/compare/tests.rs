@@ -1,0 +1,118 @@
+use super::*;
+use crate::figures::Figure;
+
+fn result(pairs: &[(&str, &[f64])]) -> RunResult {
+    let mut r: RunResult = serde_json::from_value(serde_json::json!({
+        "result_version": 1, "stroom_version": "0", "scenario": {}, "started_at": "", "finished_at": "",
+        "complete": true,
+        "environment": {"git_commit": "", "cpu_model": "", "cores": 1, "memory_bytes": 1, "database": "", "profile": "", "settings": {}},
+        "figures": {}, "thresholds": []
+    }))
+    .unwrap();
+    for (k, v) in pairs {
+        r.figures.insert((*k).into(), Figure::from_repetitions("x", v.to_vec()));
+    }
+    r
+}
+
+fn row<'a>(c: &'a Comparison, name: &str) -> &'a Row {
+    c.rows.iter().find(|r| r.name == name).unwrap_or_else(|| panic!("{name} not compared"))
+}
+
+#[test]
+fn rates_are_compared_relative_to_their_reference() {
+    // Current machine is twice as fast everywhere: no change after normalising.
+    let base = result(&[("calibrate.copy_out.events_per_s", &[100.0]), ("replay.parallel.events_per_s", &[80.0])]);
+    let fast = result(&[("calibrate.copy_out.events_per_s", &[200.0]), ("replay.parallel.events_per_s", &[160.0])]);
+    let c = compare(&base, &fast, 0.1, &[]);
+    let r = row(&c, "replay.parallel.events_per_s");
+    assert!(r.change.abs() < 1e-9 && r.verdict == Judgement::Same);
+    // Replay got slower relative to its reference: a regression.
+    let slow = result(&[("calibrate.copy_out.events_per_s", &[100.0]), ("replay.parallel.events_per_s", &[50.0])]);
+    let c = compare(&base, &slow, 0.1, &[]);
+    assert_eq!(c.regressions().count(), 1);
+    assert!(c.render(false).contains("REGRESSION"));
+}
+
+#[test]
+fn a_three_times_slower_fold_fails_whatever_the_cpu() {
+    let base = result(&[("calibrate.cpu_fold.events_per_s", &[10e6]), ("replay.fold.events_per_s", &[9e6])]);
+    let slow = result(&[("calibrate.cpu_fold.events_per_s", &[10e6]), ("replay.fold.events_per_s", &[3e6])]);
+    assert_eq!(row(&compare(&base, &slow, 0.1, &[]), "replay.fold.events_per_s").verdict, Judgement::Regression);
+    // A machine with half the CPU is not a regression.
+    let half = result(&[("calibrate.cpu_fold.events_per_s", &[5e6]), ("replay.fold.events_per_s", &[4.5e6])]);
+    assert_eq!(row(&compare(&base, &half, 0.1, &[]), "replay.fold.events_per_s").verdict, Judgement::Same);
+}
+
+#[test]
+fn latencies_are_better_lower_and_digest_equality_must_hold() {
+    let base = result(&[
+        ("calibrate.commit_p50_ms", &[1.0]),
+        ("append.per-school.p99_ms", &[10.0]),
+        ("replay.digests_equal", &[1.0]),
+    ]);
+    let cur = result(&[
+        ("calibrate.commit_p50_ms", &[1.0]),
+        ("append.per-school.p99_ms", &[20.0]),
+        ("replay.digests_equal", &[0.0]),
+    ]);
+    assert_eq!(compare(&base, &cur, 0.2, &[]).regressions().count(), 2);
+    // A disk twice as slow doubles both: the same.
+    let slow_disk = result(&[
+        ("calibrate.commit_p50_ms", &[2.0]),
+        ("append.per-school.p99_ms", &[20.0]),
+        ("replay.digests_equal", &[1.0]),
+    ]);
+    assert_eq!(compare(&base, &slow_disk, 0.2, &[]).regressions().count(), 0);
+}
+
+#[test]
+fn one_error_where_there_were_none_fails_and_a_missing_figure_fails() {
+    let base = result(&[
+        ("append.per-school.errors", &[0.0]),
+        ("replay.memory.events_per_s", &[1e6]),
+        ("calibrate.cpu_fold.events_per_s", &[1e7]),
+    ]);
+    let cur = result(&[("append.per-school.errors", &[1.0]), ("calibrate.cpu_fold.events_per_s", &[1e7])]);
+    let c = compare(&base, &cur, 0.1, &[]);
+    assert_eq!(row(&c, "append.per-school.errors").verdict, Judgement::Regression);
+    assert_eq!(row(&c, "replay.memory.events_per_s").verdict, Judgement::Missing);
+    assert!(c.render(false).contains("MISSING"));
+}
+
+#[test]
+fn the_band_comes_from_the_repetitions_spread() {
+    // ±25% spread in the baseline: a 20% fall is noise, a 40% fall is not.
+    let base =
+        result(&[("calibrate.copy_out.events_per_s", &[100.0]), ("replay.parallel.events_per_s", &[70.0, 80.0, 90.0])]);
+    let a = result(&[("calibrate.copy_out.events_per_s", &[100.0]), ("replay.parallel.events_per_s", &[64.0])]);
+    let b = result(&[("calibrate.copy_out.events_per_s", &[100.0]), ("replay.parallel.events_per_s", &[48.0])]);
+    assert_eq!(row(&compare(&base, &a, 0.1, &[]), "replay.parallel.events_per_s").verdict, Judgement::Same);
+    assert_eq!(row(&compare(&base, &b, 0.1, &[]), "replay.parallel.events_per_s").verdict, Judgement::Regression);
+    // With no spread the floor holds: 20% down fails at ±10%.
+    let tight = result(&[("calibrate.copy_out.events_per_s", &[100.0]), ("replay.parallel.events_per_s", &[80.0])]);
+    assert_eq!(row(&compare(&tight, &a, 0.1, &[]), "replay.parallel.events_per_s").verdict, Judgement::Regression);
+}
+
+#[test]
+fn merged_runs_pair_each_run_with_its_own_reference() {
+    // Three runs on machines of different speed, the ratio steady at 0.8: no spread.
+    let mut base = result(&[
+        ("calibrate.copy_out.events_per_s", &[100.0, 150.0, 200.0]),
+        ("replay.parallel.events_per_s", &[80.0, 120.0, 160.0]),
+    ]);
+    base.runs = 3;
+    let cur = result(&[("calibrate.copy_out.events_per_s", &[100.0]), ("replay.parallel.events_per_s", &[68.0])]);
+    let r = compare(&base, &cur, 0.1, &[]);
+    let r = row(&r, "replay.parallel.events_per_s");
+    assert!((r.baseline - 0.8).abs() < 1e-9 && r.band == 0.1 && r.verdict == Judgement::Regression);
+}
+
+#[test]
+fn late_starts_are_a_share_with_a_point_of_slack() {
+    let base = result(&[("append.x.late_start_share", &[0.001])]);
+    let ok = result(&[("append.x.late_start_share", &[0.008])]);
+    let bad = result(&[("append.x.late_start_share", &[0.05])]);
+    assert_eq!(row(&compare(&base, &ok, 0.1, &[]), "append.x.late_start_share").verdict, Judgement::Same);
+    assert_eq!(row(&compare(&base, &bad, 0.1, &[]), "append.x.late_start_share").verdict, Judgement::Regression);
+}

@@ -1,0 +1,8 @@
+//! What a run's figures mean: the scaling fit, the capacity plan, thresholds and the
+//! comparison with a baseline.
+
+pub(crate) mod compare;
+pub(crate) mod merge;
+pub(crate) mod plan;
+pub(crate) mod threshold;
+pub(crate) mod usl;
