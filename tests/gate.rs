@@ -191,15 +191,21 @@ async fn results_match_the_schema_and_the_gate_fails_on_each_injected_fault() {
     // The sequential replay dropped (a missing figure), per-school commits 30% slower, one error.
     let replay =
         format!("modes = [\"parallel\", \"memory\"]\nthreads = [1, 2]\nrepetitions = 2\nextra_ns_per_event = {ns}");
-    let faulty = scenario(dir, "faulty", &replay, "[inject]\nper_school_slowdown = 0.3\nerrors = 1\n");
+    // Per-school commits held half as long again: group commit absorbs part of it (a held lane
+    // gathers bigger groups), so the measured loss is checked below to be at least 30%.
+    let faulty = scenario(dir, "faulty", &replay, "[inject]\nper_school_slowdown = 0.5\nerrors = 1\n");
     let faulty = run(dir, &db.url(), &faulty);
+    let ratio =
+        |p: &Path| figure(p, "append.per-school.ceiling_events_per_s") / figure(p, "calibrate.copy_in.events_per_s");
+    let loss = 1.0 - ratio(&faulty) / ratio(&baseline);
+    assert!(loss >= 0.3, "the injection slowed per-school by {:.0}%, not the 30% this test needs", loss * 100.0);
     assert_matches_schema(&faulty);
     let (code, table, stderr) = compare(&baseline, &faulty);
     assert_eq!(code, Some(3), "the gate should fail:\n{table}");
     assert!(stderr.contains("regression in"), "names what regressed: {stderr}");
-    assert_eq!(verdict(&table, "replay.fold.events_per_s"), "REGRESSION", "a 3x slower fold:\n{table}");
+    assert_eq!(verdict(&table, "replay.fold.per_cpu_fold"), "REGRESSION", "a 3x slower fold:\n{table}");
     assert_eq!(verdict(&table, "append.per-school.errors"), "REGRESSION", "one error:\n{table}");
-    assert_eq!(verdict(&table, "replay.sequential.events_per_s"), "MISSING", "a missing figure:\n{table}");
+    assert_eq!(verdict(&table, "replay.sequential.per_copy_out"), "MISSING", "a missing figure:\n{table}");
     assert_eq!(
         verdict(&table, "append.per-school.ceiling_events_per_s"),
         "REGRESSION",

@@ -96,7 +96,7 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
     )
     .await?;
     progress.done(loaded.events, loaded.elapsed.as_secs_f64());
-    generate_figures(scenario, &summary, &loaded, &mut result);
+    generate_figures(scenario, &summary, &loaded, &mut result)?;
     if loaded.events > 0 {
         let bytes = on_disk_bytes(&history).await?;
         result.figures.insert(
@@ -166,7 +166,12 @@ async fn on_disk_bytes(history: &stroom_reference::Store) -> Result<f64> {
         .map_err(|source| Error::Database { action: "measuring the history's size on disk", source })
 }
 
-fn generate_figures(scenario: &Scenario, summary: &Summary, loaded: &crate::load::Loaded, result: &mut RunResult) {
+fn generate_figures(
+    scenario: &Scenario,
+    summary: &Summary,
+    loaded: &crate::load::Loaded,
+    result: &mut RunResult,
+) -> Result<()> {
     let f: &mut Figures = &mut result.figures;
     let one = |unit: &str, v: f64| Figure::from_repetitions(unit, vec![v]);
     f.insert("load.events".into(), one("events", loaded.events as f64));
@@ -181,17 +186,18 @@ fn generate_figures(scenario: &Scenario, summary: &Summary, loaded: &crate::load
     // The generator on its own, one thread, one school day of this population, three times
     // (a day of a small population takes milliseconds, so one timing would be mostly noise).
     debug_assert_eq!(crate::generator::day_kind(0), DayKind::SchoolDay);
-    let rates = (0..3)
-        .map(|_| {
-            let mut g = Generator::new(generator_config(scenario, 1));
-            let started = Instant::now();
-            let n = g.next_day().len();
-            n as f64 / started.elapsed().as_secs_f64()
-        })
-        .collect();
+    // Each after one measurement of the fixed fold, the gate's CPU reference.
+    let (rates, ratios) = phase::cpu_reference::paired(3, || {
+        let mut g = Generator::new(generator_config(scenario, 1));
+        let started = Instant::now();
+        let n = g.next_day().len();
+        Ok(n as f64 / started.elapsed().as_secs_f64())
+    })?;
     f.insert("generate.events_per_s".into(), Figure::from_repetitions("events/s", rates));
+    f.insert("generate.per_cpu_fold".into(), Figure::from_repetitions("x", ratios));
     result.series.insert(
         "generate.events_per_day".into(),
         summary.per_day.iter().enumerate().map(|(d, n)| (d as f64, *n as f64)).collect(),
     );
+    Ok(())
 }

@@ -4,7 +4,7 @@ pub mod append;
 pub mod calibrate;
 mod closed_loop;
 mod commit_reference;
-mod cpu_reference;
+pub(crate) mod cpu_reference;
 pub mod feed;
 pub mod live;
 mod open_loop;

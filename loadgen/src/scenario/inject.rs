@@ -1,9 +1,9 @@
 //! The `[inject]` section, for tests only: faults a test puts into a real run to show that
 //! the gate catches them. A result made with any of them says so in its report's verdict.
 //!
-//! * `per_school_slowdown = 0.3`: every per-school commit (a lane's group, or a transactor's
-//!   own) holds its lane for 0.3/0.7 of its own time longer before it answers, so the
-//!   per-school path serves about 30% less.
+//! * `per_school_slowdown = 0.3`: every per-school lane commit holds its lane 0.3/0.7 of its
+//!   own time longer before it answers. A lane serves up to 30% less; group commit absorbs
+//!   part of it (a held lane gathers bigger groups), so tests check what was measured.
 //! * `errors = 1`: the first N arrivals of each open-loop window each come with one extra
 //!   command on the same stream at a stale version, which the store rejects: N real failures.
 
