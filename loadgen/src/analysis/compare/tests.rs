@@ -101,6 +101,14 @@ fn merged_runs_pair_each_run_with_its_own_reference() {
     let r = compare(&base, &cur, 0.1, &[]);
     let r = row(&r, "append.x.ceiling_events_per_s");
     assert!((r.baseline - 0.8).abs() < 1e-9 && r.band == 0.1 && r.verdict == Judgement::Regression);
+    // Runs that disagree: the band is twice their range.
+    let mut noisy = result(&[
+        ("calibrate.copy_in.events_per_s", &[100.0, 100.0, 100.0]),
+        ("append.x.ceiling_events_per_s", &[70.0, 80.0, 90.0]),
+    ]);
+    noisy.runs = 3;
+    let r = compare(&noisy, &cur, 0.1, &[]);
+    assert!((row(&r, "append.x.ceiling_events_per_s").band - 0.5).abs() < 1e-9);
 }
 
 #[test]
