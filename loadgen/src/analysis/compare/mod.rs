@@ -3,9 +3,10 @@
 //! so a baseline from another machine of the same kind still means something.
 //!
 //! A change regresses when it is worse than the figure's noise band: the spread of its own
-//! repetitions ([`band`]), never less than the floor (`--noise`, default ±10%). A judged
-//! figure of the baseline that the current run lacks fails; so do wrong outcomes where there
-//! were none, and digests that stopped agreeing.
+//! repetitions ([`band`]), never less than the floor (`--noise`, default ±10%). Latencies and
+//! late starts are held to a limit instead (the SLO, a share of arrivals; [`rule`] says why).
+//! A judged figure of the baseline that the current run lacks fails; so do wrong outcomes
+//! where there were none, and digests that stopped agreeing.
 
 mod band;
 mod render;
@@ -46,6 +47,8 @@ pub struct Row {
     pub change: f64,
     /// The band the change had to exceed.
     pub band: f64,
+    /// The limit the current value had to stay under, for figures held to one.
+    pub limit: Option<f64>,
     /// The outcome.
     pub verdict: Judgement,
 }
@@ -100,6 +103,7 @@ pub fn compare(baseline: &RunResult, current: &RunResult, floor: f64, only: &[St
                 reference: None,
                 change: 0.0,
                 band: 0.0,
+                limit: None,
                 verdict,
             });
             continue;
@@ -114,7 +118,12 @@ pub fn compare(baseline: &RunResult, current: &RunResult, floor: f64, only: &[St
             normalised(current, name, norm).expect("current has the figure"),
         );
         let band = band(b, c, floor);
-        let (change, verdict) = judge(r, b.value, c.value, band);
+        let limit = match r {
+            Rule::UnderSlo => Some(rule::slo_p99_ms(&current.scenario)),
+            Rule::LateShare => Some(rule::LATE_START_LIMIT),
+            _ => None,
+        };
+        let (change, verdict) = judge(r, b.value, c.value, band, limit);
         rows.push(Row {
             name: name.clone(),
             baseline: b.value,
@@ -122,6 +131,7 @@ pub fn compare(baseline: &RunResult, current: &RunResult, floor: f64, only: &[St
             reference: norm.reference(),
             change,
             band,
+            limit,
             verdict,
         });
     }
@@ -129,7 +139,8 @@ pub fn compare(baseline: &RunResult, current: &RunResult, floor: f64, only: &[St
 }
 
 /// The change (positive = better) and the verdict for one figure under `rule`.
-fn judge(rule: Rule, b: f64, c: f64, band: f64) -> (f64, Judgement) {
+fn judge(rule: Rule, b: f64, c: f64, band: f64, limit: Option<f64>) -> (f64, Judgement) {
+    let over = |c: f64| limit.is_some_and(|l| c > l);
     let by_change = |change: f64| {
         let verdict = if change < -band {
             Judgement::Regression
@@ -144,17 +155,11 @@ fn judge(rule: Rule, b: f64, c: f64, band: f64) -> (f64, Judgement) {
         Rule::Higher(_) if b > 0.0 => by_change(c / b - 1.0),
         Rule::Lower(_) if b > 0.0 && c > 0.0 => by_change(b / c - 1.0),
         Rule::Higher(_) | Rule::Lower(_) => (0.0, Judgement::Same),
-        Rule::Share => {
-            let rise = c - b;
-            let verdict = if rise > (band * b).max(0.01) {
-                Judgement::Regression
-            } else if -rise > (band * b).max(0.01) {
-                Judgement::Better
-            } else {
-                Judgement::Same
-            };
-            (-rise, verdict)
+        Rule::UnderSlo => {
+            let change = if b > 0.0 && c > 0.0 { b / c - 1.0 } else { 0.0 };
+            (change, if over(c) { Judgement::Regression } else { Judgement::Same })
         }
+        Rule::LateShare => (b - c, if over(c) { Judgement::Regression } else { Judgement::Same }),
         Rule::WrongOutcomes => {
             let worse = if b == 0.0 { c > 0.0 } else { c > b * (1.0 + band) };
             let change = if c > 0.0 && b > 0.0 {

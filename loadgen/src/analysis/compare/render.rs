@@ -21,11 +21,11 @@ impl Comparison {
     pub fn render(&self, all: bool) -> String {
         let mut s = String::new();
         let _ =
-            writeln!(s, "{:<56} {:>12} {:>12} {:>9} {:>6}  verdict", "figure", "baseline", "current", "change", "band");
+            writeln!(s, "{:<56} {:>12} {:>12} {:>9} {:>7}  verdict", "figure", "baseline", "current", "change", "band");
         for r in self.rows.iter().filter(|r| all || r.verdict != Judgement::Info) {
             let _ = writeln!(
                 s,
-                "{:<56} {:>12} {:>12} {:>9} {:>6}  {}",
+                "{:<56} {:>12} {:>12} {:>9} {:>7}  {}",
                 label(r),
                 fmt(r.baseline),
                 fmt(r.current),
@@ -42,10 +42,10 @@ impl Comparison {
     pub fn summary(&self) -> String {
         let judged = self.judged().count();
         let failed: Vec<&str> = self.regressions().map(|r| r.name.as_str()).collect();
-        let refs = "÷ ref: normalised by the same run's reference";
+        let refs = "÷ ref: normalised by the same run's reference; ≤: a limit held whatever the baseline";
         if failed.is_empty() {
             format!(
-                "{judged} figures judged, none regressed beyond its noise band (floor ±{:.0}%; {refs})",
+                "{judged} figures judged, none regressed beyond its noise band or limit (floor ±{:.0}%; {refs})",
                 self.floor * 100.0
             )
         } else {
@@ -100,7 +100,13 @@ fn change(r: &Row) -> String {
 }
 
 fn band(r: &Row) -> String {
-    if r.band > 0.0 {
+    if let Some(limit) = r.limit {
+        if r.name.ends_with("_share") {
+            format!("≤{:.0}%", limit * 100.0)
+        } else {
+            format!("≤{limit:.0}ms")
+        }
+    } else if r.band > 0.0 {
         format!("±{:.0}%", r.band * 100.0)
     } else {
         String::new()

@@ -11,11 +11,21 @@
 //! | append ceilings and SLO rates | ÷ `calibrate.copy_in.events_per_s`, parallel COPY of the same rows |
 //! | sequential / parallel replay | `replay.<mode>.per_copy_out`: each repetition ÷ the same read as raw COPY out, just before it |
 //! | fold, memory replay, generator | `….per_cpu_fold`: each repetition ÷ a fixed fold on one thread, just before it |
-//! | headline p99 latencies | ÷ `calibrate.commit_p50_ms`, one durable one-row commit |
 //! | server CPU per event | × `calibrate.cpu_fold.events_per_s` (the work, in fixed folds) |
 //!
-//! Counts of wrong outcomes, the digests' agreement, peak memory and late starts are judged
-//! as they are. The rest of a result (raw rates, steps of a sweep, the references themselves)
+//! Two kinds of figure are held to a limit instead of to the baseline, because no same-run
+//! reference carries them from one machine to another. The same commit gave a per-school
+//! p99 of 4.8 ms on the development VM and 36 ms on the CI VM (both 2 cores, with a durable
+//! one-row commit of 0.15 and 0.17 ms), and a live late-start share of 0.03% and 2.6%: tails
+//! and the load generator's punctuality follow a VM's neighbours, not stroom. So:
+//!
+//! | figures | fails when |
+//! |---|---|
+//! | headline p99 latencies (`append`/`live.<s>.p99_ms`, `soak.worst_minute_p99_ms`) | over the run's SLO (`[slo] p99_ms`) |
+//! | late-start shares | over [`LATE_START_LIMIT`] of arrivals: the load was no longer offered as scheduled |
+//!
+//! Their change against the baseline is still shown. Counts of wrong outcomes, the digests'
+//! agreement and peak memory are judged as they are. The rest of a result (raw rates, steps of a sweep, the references themselves)
 //! is shown with `--all` and never judged; figures whose presence depends on the run (search
 //! steps, soak minutes, the plan, per-k references) are skipped altogether.
 
@@ -56,9 +66,10 @@ pub enum Rule {
     Higher(Norm),
     /// Lower is better; a rise past the noise band regresses.
     Lower(Norm),
-    /// A share of arrivals (late starts): a rise past the band, and by more than one
-    /// percentage point, regresses.
-    Share,
+    /// A latency held to the run's SLO: over it regresses, whatever the baseline.
+    UnderSlo,
+    /// A share of arrivals that started late: over [`LATE_START_LIMIT`] regresses.
+    LateShare,
     /// A count of wrong outcomes: more than 0 when it was 0 regresses, as does a rise past the
     /// band when it was not.
     WrongOutcomes,
@@ -87,7 +98,15 @@ impl Rule {
 
 const COPY_IN: &str = "calibrate.copy_in.events_per_s";
 const CPU_FOLD: &str = "calibrate.cpu_fold.events_per_s";
-const COMMIT_P50: &str = "calibrate.commit_p50_ms";
+
+/// The share of arrivals that may start more than 10 ms late before a step stops being the
+/// load it claims to be.
+pub const LATE_START_LIMIT: f64 = 0.05;
+
+/// The SLO a result was run against (`[slo] p99_ms`, 50 ms when the result predates it).
+pub fn slo_p99_ms(scenario: &serde_json::Value) -> f64 {
+    scenario.get("slo_p99_ms").and_then(serde_json::Value::as_f64).unwrap_or(50.0)
+}
 
 /// The rule for the figure `name`.
 pub fn rule(name: &str) -> Rule {
@@ -105,12 +124,12 @@ pub fn rule(name: &str) -> Rule {
         | ["generate", "per_cpu_fold"] => Rule::Higher(Norm::None),
         ["replay", "peak_rss_mb"] => Rule::Lower(Norm::None),
         ["append", _, "ceiling_events_per_s" | "slo_rate_events_per_s"] => Rule::Higher(Norm::Divide(COPY_IN)),
-        ["append" | "live", _, "p99_ms"] | ["soak", "worst_minute_p99_ms"] => Rule::Lower(Norm::Divide(COMMIT_P50)),
+        ["append" | "live", _, "p99_ms"] | ["soak", "worst_minute_p99_ms"] => Rule::UnderSlo,
         ["append", _, "server_cpu_us_per_event"]
         | ["calibrate", "copy_in" | "copy_out" | "copy_out_ordered", "server_cpu_us_per_event"] => {
             Rule::Lower(Norm::Multiply(CPU_FOLD))
         }
-        ["append" | "live", _, "late_start_share"] => Rule::Share,
+        ["append" | "live", _, "late_start_share"] => Rule::LateShare,
         _ => Rule::Info,
     }
 }
@@ -138,7 +157,8 @@ mod tests {
         assert_eq!(rule("replay.fold.per_cpu_fold"), Rule::Higher(Norm::None));
         assert_eq!(rule("generate.per_cpu_fold"), Rule::Higher(Norm::None));
         assert_eq!(rule("replay.parallel.events_per_s"), Rule::Info, "the raw rate is shown, its ratio judged");
-        assert_eq!(rule("append.single.p99_ms"), Rule::Lower(Norm::Divide(COMMIT_P50)));
+        assert_eq!(rule("append.single.p99_ms"), Rule::UnderSlo);
+        assert_eq!(rule("soak.worst_minute_p99_ms"), Rule::UnderSlo);
         assert_eq!(rule("calibrate.copy_in.server_cpu_us_per_event"), Rule::Lower(Norm::Multiply(CPU_FOLD)));
         assert_eq!(rule("replay.digests_equal"), Rule::MustStay);
     }
@@ -154,6 +174,6 @@ mod tests {
         assert_eq!(rule("append.per-school.slo_failed_at_events_per_s"), Rule::Skip);
         assert_eq!(rule("append.per-school.c32.events_per_s"), Rule::Info);
         assert_eq!(rule("calibrate.copy_in.events_per_s"), Rule::Info, "a reference is not judged on itself");
-        assert_eq!(rule("append.per-school.late_start_share"), Rule::Share);
+        assert_eq!(rule("append.per-school.late_start_share"), Rule::LateShare);
     }
 }
