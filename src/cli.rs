@@ -26,6 +26,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub keep_db: bool,
 
+    /// Start the cluster in this directory and keep its files: created the first time,
+    /// started from it after, so a scenario with `[load] reuse = true` loads its history once.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub db_dir: Option<std::path::PathBuf>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -107,6 +112,22 @@ pub enum Command {
         /// Also project the log of this day on the published growth curve (day 888: 300M).
         #[arg(long)]
         day: Option<f64>,
+        /// Onboarding: schools on the platform today.
+        #[arg(long, default_value_t = 250.0)]
+        schools_now: f64,
+        /// Onboarding: schools that would join today.
+        #[arg(long, default_value_t = 0.0)]
+        more_schools: f64,
+        /// Onboarding: the longest acceptable full rebuild ("1h", "45min", "90s").
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        rebuild_budget: std::time::Duration,
+        /// Onboarding: disk for the log in GB (default: the filesystem of the working directory,
+        /// or unjudged for a target machine).
+        #[arg(long)]
+        disk_gb: Option<f64>,
+        /// Onboarding: today, as a day on the published growth curve (888: the 300M point).
+        #[arg(long, default_value_t = 888.0)]
+        today: f64,
     },
     /// Run the workload generator alone: print a summary, optionally write a sample.
     Generate(GenerateArgs),

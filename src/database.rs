@@ -16,7 +16,9 @@ pub async fn open(
     let url = cli.database_url.as_deref().or(scenario_url);
     let source = match (url, cli.db) {
         (Some(url), _) => Source::Url(url.to_string()),
-        (None, DbKind::Embedded) => Source::from_url_or_embedded(None, ClusterOptions { profile, keep: cli.keep_db }),
+        (None, DbKind::Embedded) => {
+            Source::from_url_or_embedded(None, ClusterOptions { profile, keep: cli.keep_db, dir: cli.db_dir.clone() })
+        }
         #[cfg(feature = "testcontainers")]
         (None, DbKind::Docker) => Source::Docker(profile),
         #[cfg(not(feature = "testcontainers"))]

@@ -91,7 +91,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Baseline { scenario, runs, out, results } => baseline::run(&cli, scenario, *runs, out, results).await,
-        Command::Plan { result, slo_p99_ms, cores, ram_gb, disk_mb_s, events, day } => {
+        Command::Plan {
+            result,
+            slo_p99_ms,
+            cores,
+            ram_gb,
+            disk_mb_s,
+            events,
+            day,
+            schools_now,
+            more_schools,
+            rebuild_budget,
+            disk_gb,
+            today,
+        } => {
             let r = stroom_loadgen::RunResult::read(result).context("reading the result")?;
             let slo = slo_p99_ms.or_else(|| r.scenario.get("slo_p99_ms").and_then(|v| v.as_f64())).unwrap_or(50.0);
             for (flag, v) in [
@@ -100,9 +113,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ("--disk-mb-s", disk_mb_s),
                 ("--events", events),
                 ("--day", day),
+                ("--disk-gb", disk_gb),
+                ("--schools-now", &Some(*schools_now)),
+                ("--today", &Some(*today)),
             ] {
                 anyhow::ensure!(v.is_none_or(|v| v > 0.0 && v.is_finite()), "{flag} must be a positive number");
             }
+            anyhow::ensure!(
+                *more_schools >= 0.0 && more_schools.is_finite(),
+                "--more-schools must be a number of schools, 0 or more"
+            );
+            anyhow::ensure!(!rebuild_budget.is_zero(), "--rebuild-budget must be longer than 0");
             let target =
                 (cores.is_some() || ram_gb.is_some() || disk_mb_s.is_some()).then(|| stroom_loadgen::Machine {
                     cores: cores
@@ -111,7 +132,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     disk_mb_s: *disk_mb_s,
                 });
             let events = events.or_else(|| day.map(|d| stroom_loadgen::generator::Growth::published().cumulative(d)));
-            let question = stroom_loadgen::Question { target, events };
+            // The disk defaults to this machine's only when the plan is for this machine.
+            let disk_bytes = disk_gb.map(|g| g * 1e9).or_else(|| {
+                target
+                    .is_none()
+                    .then(|| stroom_cluster::filesystem_bytes(std::path::Path::new(".")))
+                    .flatten()
+                    .map(|b| b as f64)
+            });
+            let onboarding = stroom_loadgen::Onboarding {
+                schools_now: *schools_now,
+                more: *more_schools,
+                rebuild_budget_s: rebuild_budget.as_secs_f64(),
+                disk_bytes,
+                today: *today,
+            };
+            let question = stroom_loadgen::Question { target, events, onboarding };
             print!("{}", stroom_loadgen::plan_for(&r, slo, &question).render());
             Ok(ExitCode::SUCCESS)
         }

@@ -1,12 +1,13 @@
 //! A throwaway PostgreSQL cluster: `initdb` into a temporary directory, `postgres` on a free
-//! port, everything removed when the [`Cluster`] is dropped.
+//! port, everything removed when the [`Cluster`] is dropped. Or, given a directory, a cluster
+//! that outlives the run: created there the first time, started from it after.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, killpg, Signal};
@@ -28,6 +29,38 @@ pub struct ClusterOptions {
     pub profile: Profile,
     /// Leave the server running and its files in place when dropped.
     pub keep: bool,
+    /// A directory of its own, kept: initialised when empty, reused when it holds a cluster
+    /// (the server is stopped on drop, the files stay). `None`: a temporary directory.
+    pub dir: Option<PathBuf>,
+}
+
+/// How [`Cluster::restart_cold`] emptied the caches, for the result to state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColdStart {
+    /// Bytes of data files asked out of the OS page cache.
+    pub evicted_bytes: u64,
+    /// The page cache (`Cached:` in /proc/meminfo) before the restart and after it, kB.
+    pub page_cache_kb: (Option<u64>, Option<u64>),
+}
+
+impl ColdStart {
+    /// The method, in one sentence.
+    pub fn describe(&self) -> String {
+        let mb = |kb: Option<u64>| kb.map_or("unknown".to_string(), |k| format!("{} MB", k / 1024));
+        format!(
+            "server stopped (shared_buffers emptied), {} MB of its data files evicted from the OS page cache with posix_fadvise(DONTNEED) after sync, server started; page cache {} before, {} after",
+            self.evicted_bytes >> 20,
+            mb(self.page_cache_kb.0),
+            mb(self.page_cache_kb.1)
+        )
+    }
+}
+
+/// The running postmaster: replaced on a restart.
+#[derive(Debug)]
+struct Server {
+    pid: Pid,
+    exited: mpsc::Receiver<()>,
 }
 
 /// A running throwaway cluster. Dropping it stops the server and removes its directory,
@@ -36,9 +69,10 @@ pub struct ClusterOptions {
 pub struct Cluster {
     dir: PathBuf,
     port: u16,
-    pid: Pid,
-    exited: mpsc::Receiver<()>,
+    server: Mutex<Server>,
     keep: bool,
+    /// Files stay on drop (a directory of the user's); the server still stops unless `keep`.
+    own_dir: bool,
     profile: Profile,
     version: String,
 }
@@ -49,6 +83,11 @@ impl Cluster {
     pub fn start(options: ClusterOptions) -> Result<Self> {
         let binaries = Binaries::discover()?;
         let owner = Owner::for_server()?;
+        if let Some(dir) = options.dir.clone() {
+            std::fs::create_dir_all(&dir).map_err(Error::io("creating the cluster's directory"))?;
+            let dir = dir.canonicalize().map_err(Error::io("resolving the cluster's directory"))?;
+            return Self::start_in(&dir, &binaries, &owner, options);
+        }
         let dir = tempfile::Builder::new()
             .prefix("stroom-pg-")
             .tempdir()
@@ -66,22 +105,13 @@ impl Cluster {
     fn start_in(dir: &Path, bin: &Binaries, owner: &Owner, options: ClusterOptions) -> Result<Self> {
         let data = dir.join("data");
         let sockets = dir.join("sockets");
-        std::fs::create_dir(&sockets).map_err(Error::io("creating the socket directory"))?;
+        std::fs::create_dir_all(&sockets).map_err(Error::io("creating the socket directory"))?;
         owner.give(dir)?;
         owner.give(&sockets)?;
-
-        let mut initdb = Command::new(bin.program("initdb"));
-        initdb
-            .arg("-D")
-            .arg(&data)
-            .args(["-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"])
-            .current_dir(dir)
-            .stdin(Stdio::null());
-        owner.apply(&mut initdb);
-        let out = initdb.output().map_err(Error::io("running initdb"))?;
-        if !out.status.success() {
-            return Err(Error::ServerProgram { program: "initdb", detail: last_lines(&out.stderr, 3) });
+        if !data.join("PG_VERSION").exists() {
+            initdb(&data, dir, bin, owner)?;
         }
+        let own_dir = options.dir.is_some();
 
         let settings = options.profile.settings(machine_memory_bytes());
         let mut last_err = None;
@@ -89,12 +119,12 @@ impl Cluster {
             let port = free_port()?;
             match spawn_postgres(dir, bin, owner, &settings, port, options.keep) {
                 Ok((pid, exited)) => {
-                    let cluster = Self {
+                    let mut cluster = Self {
                         dir: dir.to_path_buf(),
                         port,
-                        pid,
-                        exited,
+                        server: Mutex::new(Server { pid, exited }),
                         keep: options.keep,
+                        own_dir,
                         profile: options.profile,
                         version: bin.version.clone(),
                     };
@@ -102,7 +132,6 @@ impl Cluster {
                         Ok(()) => return Ok(cluster),
                         Err(e) => {
                             // Stop the server but keep the directory for the next attempt.
-                            let mut cluster = cluster;
                             cluster.stop_server();
                             cluster.keep = true;
                             drop(cluster);
@@ -117,6 +146,27 @@ impl Cluster {
             }
         }
         Err(last_err.expect("at least one start was attempted"))
+    }
+
+    /// Stops the server, evicts its data files from the OS page cache, and starts it again on
+    /// the same port: a read after this finds neither shared_buffers nor the page cache warm.
+    /// Connections to the old server are gone; open new ones.
+    pub fn restart_cold(&self) -> Result<ColdStart> {
+        let bin = Binaries::discover()?;
+        let owner = Owner::for_server()?;
+        let before = crate::profile::meminfo_kb("Cached:");
+        self.stop_server();
+        nix::unistd::sync();
+        let evicted_bytes = evict(&self.dir.join("data"));
+        let settings = self.profile.settings(machine_memory_bytes());
+        let (pid, exited) = spawn_postgres(&self.dir, &bin, &owner, &settings, self.port, self.keep)?;
+        *self.server() = Server { pid, exited };
+        self.wait_ready()?;
+        Ok(ColdStart { evicted_bytes, page_cache_kb: (before, crate::profile::meminfo_kb("Cached:")) })
+    }
+
+    fn server(&self) -> MutexGuard<'_, Server> {
+        self.server.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// `postgres://` URL of the `postgres` database, over TCP on the loopback interface.
@@ -152,7 +202,7 @@ impl Cluster {
 
     /// The postmaster's process id.
     pub fn pid(&self) -> u32 {
-        self.pid.as_raw() as u32
+        self.server().pid.as_raw() as u32
     }
 
     /// The settings profile it runs with.
@@ -170,7 +220,7 @@ impl Cluster {
         format!(
             "psql 'postgresql://{SUPERUSER}@127.0.0.1:{port}/postgres'   (stop it with: kill -INT {pid}; then rm -rf {dir})",
             port = self.port,
-            pid = self.pid,
+            pid = self.pid(),
             dir = self.dir.display()
         )
     }
@@ -179,7 +229,7 @@ impl Cluster {
         let deadline = Instant::now() + READY_TIMEOUT;
         let pidfile = self.dir.join("data/postmaster.pid");
         while Instant::now() < deadline {
-            if self.exited.try_recv().is_ok() {
+            if self.server().exited.try_recv().is_ok() {
                 return Err(Error::ServerProgram {
                     program: "postgres",
                     detail: log_tail(&self.dir.join("postgres.log")),
@@ -197,13 +247,14 @@ impl Cluster {
     }
 
     /// Fast shutdown (SIGINT), then SIGKILL of the whole process group if it lingers.
-    fn stop_server(&mut self) {
-        if kill(self.pid, Signal::SIGINT).is_err() {
+    fn stop_server(&self) {
+        let server = self.server();
+        if kill(server.pid, Signal::SIGINT).is_err() {
             return;
         }
-        if self.exited.recv_timeout(STOP_TIMEOUT).is_err() {
-            let _ = killpg(self.pid, Signal::SIGKILL);
-            let _ = self.exited.recv_timeout(Duration::from_secs(5));
+        if server.exited.recv_timeout(STOP_TIMEOUT).is_err() {
+            let _ = killpg(server.pid, Signal::SIGKILL);
+            let _ = server.exited.recv_timeout(Duration::from_secs(5));
         }
     }
 }
@@ -214,8 +265,55 @@ impl Drop for Cluster {
             return;
         }
         self.stop_server();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.own_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
+}
+
+fn initdb(data: &Path, dir: &Path, bin: &Binaries, owner: &Owner) -> Result<()> {
+    let mut initdb = Command::new(bin.program("initdb"));
+    initdb
+        .arg("-D")
+        .arg(data)
+        .args(["-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"])
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    owner.apply(&mut initdb);
+    let out = initdb.output().map_err(Error::io("running initdb"))?;
+    if !out.status.success() {
+        return Err(Error::ServerProgram { program: "initdb", detail: last_lines(&out.stderr, 3) });
+    }
+    Ok(())
+}
+
+/// Asks the kernel to drop every file under `dir` from its page cache; the bytes asked.
+/// Pages still dirty are not dropped, hence the `sync` before.
+fn evict(dir: &Path) -> u64 {
+    use std::os::fd::AsRawFd;
+
+    use nix::fcntl::{posix_fadvise, PosixFadviseAdvice};
+    let mut bytes = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(path),
+                Ok(t) if t.is_file() => {
+                    if let Ok(f) = File::open(&path) {
+                        let len = f.metadata().map_or(0, |m| m.len());
+                        if posix_fadvise(f.as_raw_fd(), 0, 0, PosixFadviseAdvice::POSIX_FADV_DONTNEED).is_ok() {
+                            bytes += len;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    bytes
 }
 
 /// Starts `postgres` from a keeper thread that lives as long as the server does. Unless the
@@ -229,7 +327,11 @@ fn spawn_postgres(
     port: u16,
     keep: bool,
 ) -> Result<(Pid, mpsc::Receiver<()>)> {
-    let log = File::create(dir.join("postgres.log")).map_err(Error::io("creating postgres.log"))?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("postgres.log"))
+        .map_err(Error::io("opening postgres.log"))?;
     let log2 = log.try_clone().map_err(Error::io("opening postgres.log"))?;
     let mut cmd = Command::new(bin.program("postgres"));
     cmd.arg("-D")

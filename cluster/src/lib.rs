@@ -16,8 +16,8 @@ mod profile;
 pub mod testing;
 
 pub use binaries::{Binaries, BINDIR_ENV};
-pub use cluster::{Cluster, ClusterOptions};
+pub use cluster::{Cluster, ClusterOptions, ColdStart};
 pub use database::{redact, Database, Source};
 pub use error::{Error, Result};
 pub use owner::USER_ENV;
-pub use profile::{effective_settings, machine_memory_bytes, meminfo_kb, Profile, RECORDED_SETTINGS};
+pub use profile::{effective_settings, filesystem_bytes, machine_memory_bytes, meminfo_kb, Profile, RECORDED_SETTINGS};

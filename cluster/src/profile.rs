@@ -121,6 +121,12 @@ pub fn machine_memory_bytes() -> u64 {
     meminfo_kb("MemTotal:").map_or(4 << 30, |kb| kb * 1024)
 }
 
+/// The size in bytes of the filesystem holding `path`; `None` if it cannot be read.
+pub fn filesystem_bytes(path: &std::path::Path) -> Option<u64> {
+    let s = nix::sys::statvfs::statvfs(path).ok()?;
+    Some(s.blocks() as u64 * s.fragment_size() as u64)
+}
+
 /// One `/proc/meminfo` field (`"MemTotal:"`, `"HugePages_Total:"`, …): its number, which is
 /// kB for sizes and a count for page counts; `None` if it cannot be read.
 pub fn meminfo_kb(field: &str) -> Option<u64> {

@@ -61,8 +61,8 @@ fn admin_url() -> Result<String, String> {
             if let Ok(url) = std::env::var("DATABASE_URL") {
                 return Ok(url);
             }
-            let cluster =
-                Cluster::start(ClusterOptions { profile: Profile::Fast, keep: false }).map_err(|e| e.to_string())?;
+            let cluster = Cluster::start(ClusterOptions { profile: Profile::Fast, keep: false, dir: None })
+                .map_err(|e| e.to_string())?;
             let url = cluster.url();
             *CLUSTER.lock().unwrap_or_else(|p| p.into_inner()) = Some(cluster);
             register_exit_cleanup();

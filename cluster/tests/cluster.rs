@@ -30,7 +30,7 @@ async fn tests_run_on_the_fast_profile() {
 #[tokio::test]
 async fn a_durable_cluster_is_durable_and_leaves_nothing_when_dropped() {
     let db = tokio::task::spawn_blocking(|| {
-        Database::open(Source::Embedded(ClusterOptions { profile: Profile::Durable, keep: false }))
+        Database::open(Source::Embedded(ClusterOptions { profile: Profile::Durable, keep: false, dir: None }))
     })
     .await
     .unwrap()
@@ -53,8 +53,8 @@ async fn a_durable_cluster_is_durable_and_leaves_nothing_when_dropped() {
 
 #[test]
 fn clusters_start_side_by_side_on_their_own_ports() {
-    let a = Cluster::start(ClusterOptions { profile: Profile::Fast, keep: false }).unwrap();
-    let b = Cluster::start(ClusterOptions { profile: Profile::Fast, keep: false }).unwrap();
+    let a = Cluster::start(ClusterOptions { profile: Profile::Fast, keep: false, dir: None }).unwrap();
+    let b = Cluster::start(ClusterOptions { profile: Profile::Fast, keep: false, dir: None }).unwrap();
     assert_ne!(a.url(), b.url());
     assert_ne!(a.dir(), b.dir());
 }

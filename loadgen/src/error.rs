@@ -62,6 +62,9 @@ pub enum Error {
     /// A reference program (pgbench) failed or printed nothing usable.
     #[error("{0}")]
     Reference(String),
+    /// A kept history could not be used.
+    #[error("the kept history: {0}")]
+    Reuse(String),
     /// A local file operation failed.
     #[error("{action}: {source}")]
     Io {

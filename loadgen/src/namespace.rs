@@ -25,6 +25,14 @@ pub async fn fresh_store(url: &str, name: &str, schema: Schema, connections: u32
         })?;
     }
     conn.close().await.ok();
+    open_store(url, name, schema, connections).await
+}
+
+/// Opens the store in namespace `stroom_<name>` as it is (installing it if it is not there),
+/// with a pool of `connections`.
+pub async fn open_store(url: &str, name: &str, schema: Schema, connections: u32) -> Result<Store> {
+    let namespace = format!("stroom_{}", name.replace('-', "_"));
+    let base = PgConnectOptions::from_str(url).map_err(Error::Connect)?;
     // On a partitioned log, custom plans prune partitions when planning, so a statement about
     // one school locks one partition instead of all of them (a generic plan locks every
     // partition first). A single log keeps cached generic plans: re-planning each of its
@@ -45,4 +53,14 @@ pub async fn fresh_store(url: &str, name: &str, schema: Schema, connections: u32
         .await
         .map_err(Error::Connect)?;
     Ok(Store::install(pool, schema).await?)
+}
+
+/// Bytes `store`'s tables take on disk, indexes and TOAST included.
+pub async fn on_disk_bytes(store: &Store) -> Result<f64> {
+    let sql = "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::float8 FROM pg_class c \
+               JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r'";
+    sqlx::query_scalar(sql)
+        .fetch_one(store.pool())
+        .await
+        .map_err(|source| Error::Database { action: "measuring the history's size on disk", source })
 }

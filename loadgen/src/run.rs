@@ -80,30 +80,17 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
 
-    // Load.
-    let history = fresh_store(db.url(), "history", scenario.schema(), 16).await?;
-    let mut generator = Generator::new(generator_config(scenario, cores));
-    let mut summary = Summary::default();
-    let progress = Progress::with_total("load: generating history into the store", scenario.load.events.unwrap_or(0));
-    let loaded = backfill(
-        &history,
-        &mut generator,
-        scenario.load.events,
-        scenario.load.days,
-        None,
-        Some(&mut summary),
-        Some(&progress),
-    )
-    .await?;
-    progress.done(loaded.events, loaded.elapsed.as_secs_f64());
-    generate_figures(scenario, &summary, &loaded, &mut result)?;
-    if loaded.events > 0 {
-        let bytes = on_disk_bytes(&history).await?;
-        result.figures.insert(
-            "load.bytes_per_event".into(),
-            Figure::from_repetitions("bytes", vec![bytes / loaded.events as f64]),
-        );
-    }
+    // Load, or find the history an earlier run left (`[load] reuse`).
+    let found = if scenario.load.reuse { crate::reuse::find(db.url(), scenario, 16).await? } else { None };
+    let (history, days) = match found {
+        Some(found) => {
+            note(format_args!("load: {}", found.note));
+            result.figures.extend(found.figures);
+            result.notes.push(found.note);
+            (found.store, found.days)
+        }
+        None => load_history(scenario, db.url(), cores, &mut result).await?,
+    };
 
     if let Some(plan) = &scenario.calibrate {
         let start_hour = scenario.append.as_ref().map_or(10.0, |a| a.start_hour);
@@ -130,7 +117,8 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
         result.series.extend(series);
     }
     if let Some(plan) = &scenario.replay {
-        phase::replay::run(scenario, plan, &history, loaded.days, &mut result.figures).await?;
+        let server = phase::replay_cold::Server { cluster: db.cluster(), url: db.url() };
+        phase::replay::run(scenario, plan, &history, days, server, &mut result.figures, &mut result.notes).await?;
     }
     history.pool().close().await;
 
@@ -156,14 +144,47 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
     Ok(Outcome { dir, passed: result.passed(), result })
 }
 
-/// Bytes the history's tables take on disk, indexes and TOAST included.
-async fn on_disk_bytes(history: &stroom_reference::Store) -> Result<f64> {
-    let sql = "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::float8 FROM pg_class c \
-               JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r'";
-    sqlx::query_scalar(sql)
-        .fetch_one(history.pool())
-        .await
-        .map_err(|source| Error::Database { action: "measuring the history's size on disk", source })
+/// Generates the history and loads it into a fresh store; with `[load] reuse`, marks it for
+/// the next run. The store and the days it holds.
+async fn load_history(
+    scenario: &Scenario,
+    url: &str,
+    cores: usize,
+    result: &mut RunResult,
+) -> Result<(stroom_reference::Store, u32)> {
+    let history = fresh_store(url, "history", scenario.schema(), 16).await?;
+    let mut generator = Generator::new(generator_config(scenario, cores));
+    let mut summary = Summary::default();
+    let progress = Progress::with_total("load: generating history into the store", scenario.load.events.unwrap_or(0));
+    let loaded = backfill(
+        &history,
+        &mut generator,
+        scenario.load.events,
+        scenario.load.days,
+        None,
+        Some(&mut summary),
+        Some(&progress),
+    )
+    .await?;
+    progress.done(loaded.events, loaded.elapsed.as_secs_f64());
+    generate_figures(scenario, &summary, &loaded, result)?;
+    if loaded.events > 0 {
+        let bytes = crate::namespace::on_disk_bytes(&history).await?;
+        result.figures.insert(
+            "load.bytes_per_event".into(),
+            Figure::from_repetitions("bytes", vec![bytes / loaded.events as f64]),
+        );
+    }
+    if scenario.load.reuse {
+        let figures: Figures = result
+            .figures
+            .iter()
+            .filter(|(k, _)| k.starts_with("load.") || k.starts_with("generate."))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        crate::reuse::mark(&history, scenario, loaded.days, &figures).await?;
+    }
+    Ok((history, loaded.days))
 }
 
 fn generate_figures(
@@ -183,6 +204,7 @@ fn generate_figures(
     };
     f.insert("generate.events_per_day".into(), one("events", per_day));
     f.insert("generate.peak_hour_events_per_s".into(), one("events/s", summary.peak_hour_events_per_s()));
+    f.insert("generate.peak_second_events_per_s".into(), one("events/s", summary.peak_second_events_per_s()));
     // The generator on its own, one thread, one school day of this population, three times
     // (a day of a small population takes milliseconds, so one timing would be mostly noise).
     debug_assert_eq!(crate::generator::day_kind(0), DayKind::SchoolDay);

@@ -24,6 +24,8 @@ pub struct Summary {
     pub per_hour: [u64; 24],
     /// The most events in any one clock hour of any day.
     pub peak_hour_events: u64,
+    /// The most events in any one clock second of any day.
+    pub peak_second_events: u64,
     /// Events per simulated day, in order.
     pub per_day: Vec<u64>,
 }
@@ -32,14 +34,16 @@ impl Summary {
     /// Adds a day.
     pub fn add(&mut self, day: &SimulatedDay) {
         let mut hours = [0u64; 24];
+        let mut seconds = vec![0u32; DAY_SECS as usize];
         let day_start = START_UNIX_SECS + i64::from(day.day) * DAY_SECS;
         let mut total = 0u64;
         for (school, events) in &day.schools {
             *self.per_school.entry(*school).or_default() += events.len() as u64;
             for e in events {
                 *self.by_type.entry(e.event.event_type()).or_default() += 1;
-                let hour = ((e.recorded_at_us / 1_000_000 - day_start).rem_euclid(DAY_SECS) / 3600) as usize;
-                hours[hour.min(23)] += 1;
+                let second = (e.recorded_at_us / 1_000_000 - day_start).rem_euclid(DAY_SECS) as usize;
+                hours[(second / 3600).min(23)] += 1;
+                seconds[second] += 1;
             }
             total += events.len() as u64;
         }
@@ -47,6 +51,7 @@ impl Summary {
             self.per_hour[h] += n;
         }
         self.peak_hour_events = self.peak_hour_events.max(*hours.iter().max().unwrap_or(&0));
+        self.peak_second_events = self.peak_second_events.max(u64::from(*seconds.iter().max().unwrap_or(&0)));
         self.events += total;
         self.days += 1;
         self.per_day.push(total);
@@ -70,6 +75,11 @@ impl Summary {
         self.peak_hour_events as f64 / 3600.0
     }
 
+    /// The busiest second's rate, in events per second.
+    pub fn peak_second_events_per_s(&self) -> f64 {
+        self.peak_second_events as f64
+    }
+
     /// A human-readable summary.
     pub fn render(&self) -> String {
         let mut s = String::new();
@@ -78,6 +88,7 @@ impl Summary {
         let _ = writeln!(s, "events per school day: {:.0}", self.events_per_school_day());
         let _ =
             writeln!(s, "peak hour: {} events ({:.0} events/s)", self.peak_hour_events, self.peak_hour_events_per_s());
+        let _ = writeln!(s, "busiest second: {} events", self.peak_second_events);
         let _ = writeln!(s, "\nby type:");
         for (t, n) in &self.by_type {
             let _ = writeln!(s, "  {t:<42} {n:>12} {:>6.2}%", *n as f64 * 100.0 / self.events.max(1) as f64);

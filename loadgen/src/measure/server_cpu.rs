@@ -3,12 +3,12 @@
 //! postmaster's `cutime`/`cstime` once it reaps them). Only for a server stroom started on
 //! this machine; elsewhere the CPU a step cost the server is unknown, and said to be.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// `/proc` reports CPU time in USER_HZ ticks, which Linux fixes at 100 per second.
 const TICKS_PER_S: f64 = 100.0;
 
-static POSTMASTER: OnceLock<u32> = OnceLock::new();
+static POSTMASTER: AtomicU32 = AtomicU32::new(0);
 
 /// A reading of the server's CPU time, to subtract from a later one.
 #[derive(Debug, Clone, Copy)]
@@ -17,14 +17,15 @@ pub struct ServerCpu {
 }
 
 impl ServerCpu {
-    /// Names the postmaster whose CPU time every later reading sums (the run's own cluster).
+    /// Names the postmaster whose CPU time every later reading sums (the run's own cluster;
+    /// again after a restart).
     pub fn watch(postmaster: u32) {
-        let _ = POSTMASTER.set(postmaster);
+        POSTMASTER.store(postmaster, Ordering::Relaxed);
     }
 
     /// The server's CPU time so far; `None` when the server is not one stroom started here.
     pub fn now() -> Option<Self> {
-        let pm = *POSTMASTER.get()?;
+        let pm = Some(POSTMASTER.load(Ordering::Relaxed)).filter(|&p| p != 0)?;
         let own = stat(pm)?;
         let mut seconds = own.utime + own.stime + own.cutime + own.cstime;
         for entry in std::fs::read_dir("/proc").ok()?.flatten() {

@@ -177,6 +177,12 @@ pub fn render(r: &RunResult) -> String {
         popv("students"),
         scen("seed")
     );
+    for n in &r.notes {
+        let _ = writeln!(s, "- {n}");
+    }
+    if !r.notes.is_empty() {
+        let _ = writeln!(s);
+    }
 
     let ratios = ratios(r);
     if !ratios.is_empty() {

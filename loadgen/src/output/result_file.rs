@@ -42,6 +42,10 @@ pub struct RunResult {
     /// The capacity plan, in words.
     #[serde(default)]
     pub plan: Vec<String>,
+    /// How a figure was measured where the figure cannot say it (a reused history, the way
+    /// caches were emptied for a cold read), in words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// Whole runs merged into this result (`stroom baseline`): then each figure's repetitions
     /// are one value per run, in run order, so a figure and its reference pair up by index.
     /// 1 for a plain run.
@@ -72,6 +76,7 @@ impl RunResult {
             thresholds: Vec::new(),
             series: BTreeMap::new(),
             plan: Vec::new(),
+            notes: Vec::new(),
             runs: 1,
         }
     }

@@ -10,6 +10,7 @@ pub mod live;
 mod open_loop;
 mod pgbench;
 pub mod replay;
+pub mod replay_cold;
 mod schedule;
 mod settle;
 mod slo_search;

@@ -38,7 +38,9 @@ pub async fn run(
     plan: &ReplayPlan,
     history: &Store,
     days: u32,
+    server: super::replay_cold::Server<'_>,
     figures: &mut Figures,
+    notes: &mut Vec<String>,
 ) -> Result<ReplayOutcome> {
     let fold = Fold { handlers: plan.handlers, extra_ns_per_event: plan.extra_ns_per_event };
     prepare_read(history).await?;
@@ -106,6 +108,10 @@ pub async fn run(
         } else {
             memory(scenario, plan, fold, days, &mut outcome, figures)?;
         }
+    }
+    // Last: it restarts the server, and `history`'s connections with it.
+    if plan.modes.iter().any(|m| m == "cold") {
+        super::replay_cold::run(scenario, plan, server, fold, &mut outcome, figures, notes).await?;
     }
     let equal = outcome.digests.len() <= 1;
     if !equal {

@@ -99,6 +99,9 @@ pub struct Load {
     pub events: Option<u64>,
     /// This many simulated days, if set.
     pub days: Option<u32>,
+    /// Keep the loaded history and use it again when a later run of the same population,
+    /// seed, size and store finds it (on a kept cluster: `--db-dir`, or `--database-url`).
+    pub reuse: bool,
 }
 
 /// Same-run reference rates: raw COPY in and out.
@@ -116,7 +119,8 @@ pub struct Calibrate {
 /// The replay phase.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ReplayPlan {
-    /// `sequential`, `parallel`, `memory`.
+    /// `sequential`, `parallel`, `memory`, `cold` (parallel on the most workers, after a
+    /// restart that empties the caches; needs a server stroom started).
     pub modes: Vec<String>,
     /// Worker counts for the parallel modes.
     pub threads: Vec<usize>,
@@ -194,6 +198,7 @@ struct RawPopulation {
 struct RawLoad {
     events: Option<Spanned<u64>>,
     days: Option<Spanned<u32>>,
+    reuse: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -338,6 +343,7 @@ impl Scenario {
         let load = Load {
             events: raw.load.events.as_ref().map(|v| *v.get_ref()),
             days: raw.load.days.as_ref().map(|v| *v.get_ref()),
+            reuse: raw.load.reuse.unwrap_or(false),
         };
         if load.events.is_none() && load.days.is_none() {
             return Err(p.at(None, "load", "give `events` or `days`"));
@@ -435,11 +441,11 @@ impl Scenario {
 fn replay_plan(p: &Problems<'_>, r: &RawReplay) -> Result<ReplayPlan> {
     let modes = value(&r.modes, vec!["sequential".into(), "parallel".into(), "memory".into()]);
     for m in &modes {
-        if !["sequential", "parallel", "memory"].contains(&m.as_str()) {
+        if !["sequential", "parallel", "memory", "cold"].contains(&m.as_str()) {
             return Err(p.at(
                 span(&r.modes),
                 "replay.modes",
-                format!("unknown mode '{m}' (expected sequential, parallel or memory)"),
+                format!("unknown mode '{m}' (expected sequential, parallel, memory or cold)"),
             ));
         }
     }

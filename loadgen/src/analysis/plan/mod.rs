@@ -11,8 +11,10 @@ use crate::figures::{Figure, Figures};
 use crate::generator::Growth;
 use crate::output::result_file::RunResult;
 
+mod onboarding;
 mod rebuild;
 
+pub use onboarding::Onboarding;
 pub use rebuild::Machine;
 use rebuild::{parallel, sequential, Costs};
 
@@ -23,6 +25,8 @@ pub struct Question {
     pub target: Option<Machine>,
     /// A log size in events to project, besides the published 100M, 200M and 300M.
     pub events: Option<f64>,
+    /// "Can we take M more schools?"
+    pub onboarding: Onboarding,
 }
 
 /// The capacity plan.
@@ -159,6 +163,7 @@ pub fn plan_for(result: &RunResult, slo_p99_ms: f64, question: &Question) -> Pla
             "onboarding: more than {schools:.0} schools: unmeasured (each school adds partitions, transactors, history to replay and storage; run a scenario with that many schools)"
         ));
     }
+    onboarding_answers(result, question, slo_p99_ms, &mut say);
     // Ramps measure the same thing directly: the arrival rate at which p99 first broke the SLO.
     if let Some(peak) = peak_hour {
         for (name, held) in
@@ -178,12 +183,7 @@ pub fn plan_for(result: &RunResult, slo_p99_ms: f64, question: &Question) -> Pla
 /// The 2017 story in one table: each rebuild at the published 100M, 200M and 300M events (and
 /// the asked size), on the measured machine and on the target, from per-event costs.
 fn rebuild_table(result: &RunResult, question: &Question, say: &mut impl FnMut(String)) {
-    let env = &result.environment;
-    let here = Machine {
-        cores: env.cores as f64,
-        ram_bytes: env.memory_bytes as f64,
-        disk_mb_s: result.figures.get("replay.cold.mb_per_s").map(|x| x.value),
-    };
+    let here = here(result);
     let costs = match Costs::from(&result.figures, here.cores) {
         Ok(c) => c,
         Err(missing) => {
@@ -219,6 +219,57 @@ fn rebuild_table(result: &RunResult, question: &Question, say: &mut impl FnMut(S
             say(format!("  {label}: stroom sequential: {}", sequential(&costs, &m, *events).render()));
             say(format!("  {label}: stroom parallel: {}", parallel(&costs, &m, *events).render()));
         }
+    }
+}
+
+/// "Can we take M more schools?", yes, no or unmeasured per constraint, with the day on the
+/// growth curve each breaks.
+fn onboarding_answers(result: &RunResult, question: &Question, slo_p99_ms: f64, say: &mut impl FnMut(String)) {
+    let f = &result.figures;
+    let Some(schools) = result.scenario.get("population").and_then(|p| p.get("schools")).and_then(|s| s.as_f64())
+    else {
+        return;
+    };
+    let slo_rate = match f.get("append.per-school.slo_rate_events_per_s") {
+        Some(r) => Some((r.value, !f.contains_key("append.per-school.slo_failed_at_events_per_s"))),
+        None => match rate_within_slo(&sweep(f, "append.per-school.", 'r', ".p99_ms"), slo_p99_ms) {
+            (Some(rate), bound) => Some((rate, bound == "at least ")),
+            (None, _) if f.keys().any(|k| k.starts_with("append.per-school.r")) => Some((0.0, false)),
+            (None, _) => None,
+        },
+    };
+    let here = here(result);
+    let measured = onboarding::Measured {
+        schools,
+        peak_second: f.get("generate.peak_second_events_per_s").map(|x| x.value),
+        slo_rate,
+        costs: Costs::from(f, here.cores).ok(),
+        bytes_per_event: f.get("load.bytes_per_event").map(|x| x.value).filter(|b| *b > 0.0),
+    };
+    let q = &question.onboarding;
+    let (machine, on) = match question.target {
+        Some(t) => (t, "the target"),
+        None => (here, "this machine"),
+    };
+    say(format!(
+        "onboarding: can {:.0} schools take {:.0} more today (day {:.0} of the growth curve), on {on}, with p99 under {slo_p99_ms} ms and a rebuild within {}?",
+        q.schools_now,
+        q.more,
+        q.today,
+        rebuild::duration(q.rebuild_budget_s)
+    ));
+    for a in onboarding::answer(&measured, &machine, q) {
+        say(format!("  {}", a.render(q.today)));
+    }
+}
+
+/// The machine a result was measured on, with the disk rate it measured, if any.
+fn here(result: &RunResult) -> Machine {
+    let env = &result.environment;
+    Machine {
+        cores: env.cores as f64,
+        ram_bytes: env.memory_bytes as f64,
+        disk_mb_s: result.figures.get("replay.cold.mb_per_s").map(|x| x.value),
     }
 }
 

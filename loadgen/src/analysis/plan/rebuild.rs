@@ -128,7 +128,8 @@ fn bound(c: &Costs, m: &Machine, events: f64, cpu: f64, cpu_limit: String) -> Pr
     }
 }
 
-fn duration(s: f64) -> String {
+/// Seconds as a person says them: "45 s", "12 min", "1.5 h".
+pub fn duration(s: f64) -> String {
     if s < 120.0 {
         format!("{s:.0} s")
     } else if s < 7200.0 {
