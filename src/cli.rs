@@ -94,6 +94,9 @@ pub enum Command {
     Plan {
         /// A result.json.
         result: PathBuf,
+        /// Another result.json of the same machine: its figures fill in those the first lacks.
+        #[arg(long, value_name = "RESULT")]
+        with: Option<PathBuf>,
         /// p99 acknowledgement latency objective in ms (default: the scenario's).
         #[arg(long)]
         slo_p99_ms: Option<f64>,

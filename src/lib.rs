@@ -93,6 +93,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Baseline { scenario, runs, out, results } => baseline::run(&cli, scenario, *runs, out, results).await,
         Command::Plan {
             result,
+            with,
             slo_p99_ms,
             cores,
             ram_gb,
@@ -105,7 +106,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             disk_gb,
             today,
         } => {
-            let r = stroom_loadgen::RunResult::read(result).context("reading the result")?;
+            let mut r = stroom_loadgen::RunResult::read(result).context("reading the result")?;
+            if let Some(path) = with {
+                let other = stroom_loadgen::RunResult::read(path).context("reading the --with result")?;
+                let added = stroom_loadgen::fill_from(&mut r, &other)
+                    .map_err(|why| anyhow::anyhow!("--with {}: {why}", path.display()))?;
+                println!(
+                    "with {} (commit {}): {} figures this result lacks",
+                    path.display(),
+                    other.environment.git_commit.get(..7).unwrap_or("unknown"),
+                    added.len()
+                );
+            }
             let slo = slo_p99_ms.or_else(|| r.scenario.get("slo_p99_ms").and_then(|v| v.as_f64())).unwrap_or(50.0);
             for (flag, v) in [
                 ("--cores", cores),

@@ -200,6 +200,11 @@ impl Cluster {
         &self.dir
     }
 
+    /// Whether its files outlive it (`ClusterOptions::dir`).
+    pub fn kept_dir(&self) -> bool {
+        self.own_dir
+    }
+
     /// The postmaster's process id.
     pub fn pid(&self) -> u32 {
         self.server().pid.as_raw() as u32

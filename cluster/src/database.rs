@@ -82,6 +82,9 @@ impl Database {
     pub fn describe(&self) -> String {
         match &self.server {
             Server::External => format!("existing server at {}", redact(&self.url)),
+            Server::Embedded(c) if c.kept_dir() => {
+                format!("kept cluster ({}) in {}", c.version(), c.dir().display())
+            }
             Server::Embedded(c) => format!("throwaway cluster ({}) in {}", c.version(), c.dir().display()),
             #[cfg(feature = "testcontainers")]
             Server::Docker(c) => format!("docker container at {}", c.url()),

@@ -22,7 +22,7 @@ mod scenario;
 
 pub use analysis::compare::{compare, Comparison, Judgement, Row};
 pub use analysis::merge::merge;
-pub use analysis::plan::{plan, plan_for, Machine, Onboarding, Plan, Question};
+pub use analysis::plan::{fill_from, plan, plan_for, Machine, Onboarding, Plan, Question};
 pub use analysis::threshold::{Threshold, Verdict};
 pub use analysis::usl::Usl;
 pub use environment::{git_commit, Environment};

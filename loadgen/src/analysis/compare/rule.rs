@@ -119,7 +119,7 @@ pub fn rule(name: &str) -> Rule {
     }
     match parts.as_slice() {
         ["replay", "digests_equal"] => Rule::MustStay,
-        ["replay", "sequential" | "parallel", "per_copy_out"]
+        ["replay", "sequential" | "parallel" | "cold", "per_copy_out"]
         | ["replay", "memory" | "fold", "per_cpu_fold"]
         | ["generate", "per_cpu_fold"] => Rule::Higher(Norm::None),
         ["replay", "peak_rss_mb"] => Rule::Lower(Norm::None),

@@ -13,10 +13,12 @@ use crate::output::result_file::RunResult;
 
 mod onboarding;
 mod rebuild;
+mod with;
 
 pub use onboarding::Onboarding;
 pub use rebuild::Machine;
 use rebuild::{parallel, sequential, Costs};
+pub use with::fill_from;
 
 /// What `stroom plan` is asked beyond the result: a target machine and a log size.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -93,13 +95,27 @@ pub fn plan_for(result: &RunResult, slo_p99_ms: f64, question: &Question) -> Pla
     }
     if let Some(best) = f.get("replay.parallel.events_per_s").map(|x| x.value).filter(|_| !replay_points.is_empty()) {
         let events = f.get("replay.events").map_or(0.0, |x| x.value);
+        let ram = result.environment.memory_bytes as f64;
+        let bytes = f.get("load.bytes_per_event").map(|x| x.value);
+        let size = match bytes.map(|b| b * events) {
+            Some(log) if log <= ram * rebuild::CACHEABLE => format!("{:.0} GB, that fit in memory", log / 1e9),
+            Some(log) => format!("{:.0} GB, more than fit in this machine's {:.0} GB of memory", log / 1e9, ram / 1e9),
+            None => "of unmeasured size".into(),
+        };
         say(format!(
-            "replay: measured up to {} workers on {:.1}M events that fit in memory: best {best:.0} events/s",
+            "replay: measured up to {} workers on {:.1}M events ({size}): best {best:.0} events/s",
             p.replay_measured_max,
             events / 1e6
         ));
+        let disk = match (f.get("replay.cold.mb_per_s"), f.get("replay.cold.threads")) {
+            (Some(mb), Some(t)) => format!(
+                "; this machine's cold rebuild read its log at {:.0} MB/s on {:.0} workers, and no more workers were measured",
+                mb.value, t.value
+            ),
+            _ => ", and 300M events do not fit in this machine's memory, so that rebuild reads from disk, which no step here measured".into(),
+        };
         say(format!(
-            "replay: rebuilding 300M events on 40 workers: unmeasured ({} workers were measured, and 300M events do not fit in this machine's memory, so that rebuild reads from disk, which no step here measured)",
+            "replay: rebuilding 300M events on 40 workers: unmeasured ({} workers were measured{disk})",
             p.replay_measured_max
         ));
     }

@@ -12,7 +12,7 @@ use crate::figures::Figures;
 
 /// Share of memory a log may take and still be read from cache: the rest is the server's and
 /// the replay's own.
-const CACHEABLE: f64 = 0.75;
+pub const CACHEABLE: f64 = 0.75;
 
 /// What a rebuild would run on.
 #[derive(Debug, Clone, Copy, PartialEq)]
