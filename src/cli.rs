@@ -94,9 +94,10 @@ pub enum Command {
     Plan {
         /// A result.json.
         result: PathBuf,
-        /// Another result.json of the same machine: its figures fill in those the first lacks.
+        /// Another result.json of the same machine: the groups of figures the first lacks come
+        /// from it (repeat the flag for more; the first to have a group gives it).
         #[arg(long, value_name = "RESULT")]
-        with: Option<PathBuf>,
+        with: Vec<PathBuf>,
         /// p99 acknowledgement latency objective in ms (default: the scenario's).
         #[arg(long)]
         slo_p99_ms: Option<f64>,

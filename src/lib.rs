@@ -107,7 +107,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             today,
         } => {
             let mut r = stroom_loadgen::RunResult::read(result).context("reading the result")?;
-            if let Some(path) = with {
+            for path in with {
                 let other = stroom_loadgen::RunResult::read(path).context("reading the --with result")?;
                 let added = stroom_loadgen::fill_from(&mut r, &other)
                     .map_err(|why| anyhow::anyhow!("--with {}: {why}", path.display()))?;

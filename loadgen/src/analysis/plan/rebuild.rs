@@ -98,12 +98,25 @@ pub fn parallel(c: &Costs, m: &Machine, events: f64) -> Projection {
 }
 
 /// A sequential rebuild (one reader in global order) of `events` on `m`: the measured rate,
-/// which no core count changes.
+/// which no core count changes, while the log fits in memory. Past that it is unmeasured: a
+/// cold read was measured for the parallel replay, school by school, and a read in global
+/// order across every school's partition is another pattern on disk.
 pub fn sequential(c: &Costs, m: &Machine, events: f64) -> Projection {
-    match c.sequential_rate {
-        Some(rate) => bound(c, m, events, events / rate, format!("one reader at the measured {rate:.0} events/s")),
-        None => Projection { seconds: None, limit: "no sequential replay in this result".into() },
+    let Some(rate) = c.sequential_rate else {
+        return Projection { seconds: None, limit: "no sequential replay in this result".into() };
+    };
+    let log = events * c.bytes;
+    if log > m.ram_bytes * CACHEABLE {
+        return Projection {
+            seconds: None,
+            limit: format!(
+                "a {:.0} GB log against {:.0} GB of memory, read from disk in global order, which no cold step measured",
+                log / 1e9,
+                m.ram_bytes / 1e9
+            ),
+        };
     }
+    bound(c, m, events, events / rate, format!("one reader at the measured {rate:.0} events/s"))
 }
 
 /// `cpu` seconds while the log fits in memory; past that, the disk's read time or unmeasured.
@@ -162,6 +175,10 @@ mod tests {
         assert!((p.seconds.unwrap() - 30.0).abs() < 1e-9, "{p:?}");
         assert!(p.limit.starts_with("CPU"), "{p:?}");
         assert!((sequential(&costs(), &m, 10e6).seconds.unwrap() - 33.333).abs() < 1e-2);
+        // Past memory, even with a disk rate: the cold rate was the parallel replay's.
+        let disk = Machine { disk_mb_s: Some(500.0), ..m };
+        let p = sequential(&costs(), &disk, 300e6);
+        assert!(p.seconds.is_none() && p.limit.contains("global order"), "{p:?}");
     }
 
     #[test]
