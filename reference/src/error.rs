@@ -34,6 +34,38 @@ pub enum Error {
         /// The limit.
         limit: usize,
     },
+    /// An append without events.
+    #[error("the append to stream {stream} has no events")]
+    EmptyAppend {
+        /// The stream.
+        stream: Uuid,
+    },
+    /// An event the store's columns cannot hold; nothing of its append was written.
+    #[error("event {id}: {field} {reason}")]
+    InvalidEvent {
+        /// The event.
+        id: Uuid,
+        /// The field at fault: `payload`, `metadata`, `event_type` or `recorded_at`.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The connection broke after the commit was sent: the append may or may not be stored.
+    /// Retrying it with the same event ids is safe: it then either finds them stored and
+    /// returns their positions, or writes them once.
+    #[error("outcome unknown, retry with the same event ids: {reason}")]
+    OutcomeUnknown {
+        /// What broke.
+        reason: String,
+    },
+    /// The server gave no answer in time; nothing was committed by what timed out.
+    #[error("{action}: no answer within {after:?}")]
+    Timeout {
+        /// What we were doing.
+        action: &'static str,
+        /// The limit.
+        after: std::time::Duration,
+    },
     /// The stream belongs to another school.
     #[error("stream {stream} belongs to school {owner}, not {school}")]
     WrongSchool {
@@ -76,7 +108,8 @@ pub enum Error {
         /// What serde said.
         reason: String,
     },
-    /// The batch this append was group-committed in failed; nothing of it was acknowledged.
+    /// The batch this append was group-committed in failed, and surely wrote nothing: the
+    /// server refused it, or the connection broke before the commit was sent.
     #[error("the batch this append was committed in failed: {reason}")]
     BatchFailed {
         /// Why, as the server said it.
@@ -121,6 +154,10 @@ impl Error {
             Self::Conflict { .. } => "conflict".into(),
             Self::UnknownSchool { .. } => "unknown school".into(),
             Self::PayloadTooLarge { .. } => "payload too large".into(),
+            Self::EmptyAppend { .. } => "empty append".into(),
+            Self::InvalidEvent { field, .. } => format!("invalid {field}"),
+            Self::OutcomeUnknown { .. } => "outcome unknown".into(),
+            Self::Timeout { action, .. } => format!("timeout {action}"),
             Self::WrongSchool { .. } => "stream of another school".into(),
             Self::OwnershipLost { .. } => "ownership lost".into(),
             Self::Rejected { rule } => format!("command rejected: {rule}"),

@@ -11,6 +11,13 @@ pub const GLOBAL_SCHOOL: School = 0;
 /// The largest payload the store accepts, in bytes of JSON text.
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
 
+/// The longest event type the store accepts, in bytes.
+pub const MAX_EVENT_TYPE_BYTES: usize = 200;
+
+/// The `recorded_at` the store accepts, in microseconds since the Unix epoch: the years 1 to
+/// 9999 UTC, inside both PostgreSQL's and chrono's ranges.
+pub const RECORDED_AT_RANGE_US: std::ops::RangeInclusive<i64> = -62_135_596_800_000_000..=253_402_300_799_999_999;
+
 /// An event a command wants to append; the store gives it a stream version and a position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEvent {

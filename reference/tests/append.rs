@@ -257,7 +257,8 @@ async fn old_agreements_read_as_revision_1() {
 async fn only_one_writer_owns_a_school() {
     let store = store(Layout::Partitioned).await;
     let first = Transactor::start_school(store.clone(), 1, TransactorConfig::default()).await.unwrap();
-    let second = Transactor::start_school(store.clone(), 1, TransactorConfig::default()).await;
+    let no_wait = TransactorConfig { lease_wait: std::time::Duration::ZERO, ..Default::default() };
+    let second = Transactor::start_school(store.clone(), 1, no_wait).await;
     assert!(matches!(second, Err(Error::OwnershipLost { school: 1 })), "{second:?}");
     let other_school = Transactor::start_school(store.clone(), 2, TransactorConfig::default()).await;
     assert!(other_school.is_ok());
@@ -277,12 +278,15 @@ async fn a_writer_whose_lease_was_taken_cannot_commit() {
 
 async fn lease_taken(writer: RowWriter) {
     let store = store(Layout::Partitioned).await;
-    let config = TransactorConfig { lease: std::time::Duration::from_millis(200), writer, ..Default::default() };
+    let config = TransactorConfig { writer, ..Default::default() };
     let old = Transactor::start_school(store.clone(), 1, config.clone()).await.unwrap();
     old.append(append(1, Uuid::new_v4(), 0, vec![event(1)])).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-    let new =
-        Transactor::start_school(store.clone(), 1, TransactorConfig { writer, ..Default::default() }).await.unwrap();
+    // The old writer stalls past its lease (here: its lease is made to have run out).
+    sqlx::query("UPDATE school_heads SET lease_until = now() - interval '1 second' WHERE school = 1")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let new = Transactor::start_school(store.clone(), 1, config).await.unwrap();
     let stale = old.append(append(1, Uuid::new_v4(), 0, vec![event(2)])).await;
     assert!(matches!(stale, Err(Error::OwnershipLost { school: 1 })), "{stale:?}");
     new.append(append(1, Uuid::new_v4(), 0, vec![event(3)])).await.unwrap();

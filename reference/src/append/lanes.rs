@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::columns::Columns;
+use super::outcome::{self, commit_within, is_refusal};
 use super::rows::RowWriter;
 use crate::error::{Error, Result};
 use crate::event::StoredEvent;
@@ -53,14 +54,15 @@ pub struct Lanes {
 
 impl Lanes {
     /// Starts `lanes` committers on `store`, each committing up to `max_rows` per statement,
-    /// with leases of `lease_s` and the test-only `slowdown` (see
+    /// with leases of `lease_s`, commits that fail as [`Error::OutcomeUnknown`] after `timeout`,
+    /// and the test-only `slowdown` (see
     /// [`TransactorConfig::injected_slowdown`](super::TransactorConfig)).
     pub fn start(
         store: &Store,
         writer: RowWriter,
         lanes: usize,
         max_rows: usize,
-        (lease_s, slowdown): (f64, f64),
+        (lease_s, timeout, slowdown): (f64, std::time::Duration, f64),
     ) -> Self {
         let (queue, rx) = mpsc::channel::<Batch>(4096);
         let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
@@ -68,8 +70,14 @@ impl Lanes {
         // Their statement inserts through the partitioned parent (rows are routed as they are
         // executed, so nothing is pruned when planning) and updates unpartitioned tables, so a
         // cached generic plan serves it as well as a custom one and saves planning it each time.
-        let options = (*store.pool().connect_options()).clone().options([("plan_cache_mode", "auto")]);
-        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(lanes.max(1) as u32).connect_lazy_with(options);
+        let statement_timeout = format!("{}ms", timeout.as_millis());
+        let options = (*store.pool().connect_options())
+            .clone()
+            .options([("plan_cache_mode", "auto"), ("statement_timeout", statement_timeout.as_str())]);
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(lanes.max(1) as u32)
+            .acquire_timeout(timeout)
+            .connect_lazy_with(options);
         for _ in 0..lanes.max(1) {
             let (store, rx, pool) = (store.clone(), rx.clone(), pool.clone());
             tokio::spawn(async move {
@@ -90,7 +98,7 @@ impl Lanes {
                             }
                         }
                     }
-                    let how = How { writer, payload: store.schema().payload, lease_s, slowdown };
+                    let how = How { writer, payload: store.schema().payload, lease_s, timeout, slowdown };
                     commit(&pool, how, group).await;
                 }
             });
@@ -118,14 +126,15 @@ struct How {
     writer: RowWriter,
     payload: PayloadType,
     lease_s: f64,
+    timeout: std::time::Duration,
     slowdown: f64,
 }
 
 async fn commit(pool: &sqlx::PgPool, how: How, group: Vec<Batch>) {
     let started = std::time::Instant::now();
     let result = match how.writer {
-        RowWriter::Unnest => commit_group(pool, how.payload, how.lease_s, &group).await,
-        RowWriter::Copy => copy_group(pool, how.payload, how.lease_s, &group).await,
+        RowWriter::Unnest => commit_within(how.timeout, commit_group(pool, how.payload, how.lease_s, &group)).await,
+        RowWriter::Copy => commit_within(how.timeout, copy_group(pool, how.payload, how.lease_s, &group)).await,
     };
     if how.slowdown > 0.0 {
         // A thread sleep, not tokio's timer: that one rounds up to whole milliseconds, several
@@ -133,38 +142,48 @@ async fn commit(pool: &sqlx::PgPool, how: How, group: Vec<Batch>) {
         let extra = started.elapsed().mul_f64(how.slowdown / (1.0 - how.slowdown));
         tokio::task::block_in_place(|| std::thread::sleep(extra));
     }
-    if group.len() > 1 && result.as_ref().is_err_and(is_unique_violation) {
-        // One batch broke a uniqueness rule (say, a stream another process registered to
-        // another school a moment ago). Nothing of the group was written: commit each batch
-        // alone, so only the offending school's batch fails.
-        for b in group {
-            Box::pin(commit(pool, how, vec![b])).await;
-        }
-        return;
-    }
     match result {
         Ok(mut given) => {
             for b in group {
                 let _ = b.reply.send((Ok(given.remove(&b.head)), b.rows));
             }
         }
+        Err(e) if group.len() > 1 && is_refusal(&e) => {
+            // The server refused something in the group (a stream another process registered
+            // to another school a moment ago, a value `check_input` let through). Nothing of
+            // the group was written: commit each half alone, until the batch at fault is
+            // alone and every other one has committed.
+            let mut group = group;
+            let second = group.split_off(group.len() / 2);
+            Box::pin(commit(pool, how, group)).await;
+            Box::pin(commit(pool, how, second)).await;
+        }
         Err(e) => {
+            let unknown = matches!(e, Error::OutcomeUnknown { .. });
             let reason = e.to_string();
             for b in group {
-                let _ = b.reply.send((Err(Error::BatchFailed { reason: reason.clone() }), b.rows));
+                let err = if unknown {
+                    Error::OutcomeUnknown { reason: reason.clone() }
+                } else {
+                    Error::BatchFailed { reason: reason.clone() }
+                };
+                let _ = b.reply.send((Err(err), b.rows));
             }
         }
     }
 }
 
-fn is_unique_violation(e: &Error) -> bool {
-    match e {
-        Error::Database { source, .. } => {
-            source.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "23505")
-        }
-        _ => false,
-    }
-}
+/// Locks the group's head rows in school order before any is updated, so two processes
+/// whose groups share schools (one taking over another's leases) wait for each other instead
+/// of deadlocking. The sort comes before the lock, and the update joins on the locked rows.
+const LOCK_IN_SCHOOL_ORDER: &str = "locked AS MATERIALIZED (SELECT h.school FROM school_heads h \
+     WHERE h.school = ANY($1) ORDER BY h.school FOR UPDATE)";
+
+/// Advances the heads whose lease is still the sender's, returning each one's base.
+const ADVANCE_HEADS: &str = "UPDATE school_heads h SET position = h.position + req.n, \
+     lease_until = now() + make_interval(secs => $4) \
+     FROM req JOIN locked l ON l.school = req.school WHERE h.school = req.school AND h.owner = req.owner \
+     RETURNING h.school, h.position - req.n AS base";
 
 /// One statement for every batch in `group`; returns each committed school's positions.
 async fn commit_group(
@@ -196,9 +215,8 @@ async fn commit_group(
     // in the order sent, so returning every row would only cost the server and the client.
     let sql = format!(
         "WITH req AS (SELECT * FROM unnest($1::int[], $2::bigint[], $3::uuid[]) AS q(school, n, owner)), \
-         head AS (UPDATE school_heads h SET position = h.position + req.n, lease_until = now() + make_interval(secs => $4) \
-                  FROM req WHERE h.school = req.school AND h.owner = req.owner \
-                  RETURNING h.school, h.position - req.n AS base), \
+         {LOCK_IN_SCHOOL_ORDER}, \
+         head AS ({ADVANCE_HEADS}), \
          reg AS (INSERT INTO streams (stream, school) \
                  SELECT n.st, n.s FROM unnest($14::uuid[], $15::int[]) AS n(st, s) WHERE n.s IN (SELECT school FROM head)), \
          ins AS (INSERT INTO events (school, position, id, stream, version, event_type, recorded_at, payload, metadata) \
@@ -227,7 +245,7 @@ async fn commit_group(
         .bind(new_schools)
         .fetch_all(pool)
         .await
-        .map_err(Error::db("committing a group of batches"))?;
+        .map_err(outcome::of_commit("committing a group of batches"))?;
     let rows: HashMap<i32, i64> = group.iter().map(|b| (b.head, b.rows.len() as i64)).collect();
     Ok(bases.into_iter().map(|(s, base)| (s, (base + 1..=base + rows[&s]).collect())).collect())
 }
@@ -249,15 +267,14 @@ async fn copy_group(
         new_schools.extend(std::iter::repeat_n(b.head, b.new_streams.len()));
     }
     let mut tx = pool.begin().await.map_err(Error::db("starting a group of batches"))?;
-    let bases: HashMap<i32, i64> = sqlx::query_as(
+    let bases: HashMap<i32, i64> = sqlx::query_as(&format!(
         "WITH req AS (SELECT * FROM unnest($1::int[], $2::bigint[], $3::uuid[]) AS q(school, n, owner)), \
-         head AS (UPDATE school_heads h SET position = h.position + req.n, lease_until = now() + make_interval(secs => $4) \
-                  FROM req WHERE h.school = req.school AND h.owner = req.owner \
-                  RETURNING h.school, h.position - req.n AS base), \
+         {LOCK_IN_SCHOOL_ORDER}, \
+         head AS ({ADVANCE_HEADS}), \
          reg AS (INSERT INTO streams (stream, school) \
                  SELECT n.st, n.s FROM unnest($5::uuid[], $6::int[]) AS n(st, s) WHERE n.s IN (SELECT school FROM head)) \
-         SELECT school, base FROM head",
-    )
+         SELECT school, base FROM head"
+    ))
     .bind(heads)
     .bind(counts)
     .bind(owners)
@@ -284,6 +301,6 @@ async fn copy_group(
         copy.send(enc.finish()).await.map_err(Error::db("sending COPY data"))?;
         copy.finish().await.map_err(Error::db("finishing COPY"))?;
     }
-    tx.commit().await.map_err(Error::db("committing a group of batches"))?;
+    tx.commit().await.map_err(outcome::of_commit("committing a group of batches"))?;
     Ok(given)
 }

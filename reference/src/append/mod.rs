@@ -8,7 +8,9 @@
 //! | `per-school` | partitioned | one [`Transactor`] per school, sharing a connection pool |
 
 mod columns;
+mod input;
 mod lanes;
+mod outcome;
 mod rill;
 mod rows;
 mod single;
@@ -19,13 +21,14 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+pub(crate) use input::check_input;
 pub use lanes::Lanes;
 pub use rill::INSERT_ORDER_LOCK as RILL_INSERT_ORDER_LOCK;
 pub use rows::RowWriter;
 pub use transactor::{default_commit_lanes, Transactor, TransactorConfig};
 
 use crate::error::{Error, Result};
-use crate::event::{NewEvent, School, MAX_PAYLOAD_BYTES};
+use crate::event::{NewEvent, School};
 use crate::store::{Layout, Store};
 
 /// One command's events for one stream, with the version the command saw.
@@ -126,7 +129,7 @@ impl Appender {
                         config.lane_writer,
                         config.commit_lanes,
                         config.max_batch_events * 4,
-                        (config.lease.as_secs_f64(), config.injected_slowdown),
+                        (config.lease.as_secs_f64(), config.timeout, config.injected_slowdown),
                     )
                 });
                 let mut map = HashMap::new();
@@ -176,17 +179,4 @@ impl Appender {
             Self::Rill(_) | Self::Single(_) => {}
         }
     }
-}
-
-/// Checks what can be checked without the database.
-pub(crate) fn check_input(append: &Append) -> Result<()> {
-    for e in &append.events {
-        if e.payload.len() > MAX_PAYLOAD_BYTES {
-            return Err(Error::PayloadTooLarge { id: e.id, size: e.payload.len(), limit: MAX_PAYLOAD_BYTES });
-        }
-    }
-    if append.expected_version < 0 {
-        return Err(Error::Rejected { rule: "expected version must not be negative".into() });
-    }
-    Ok(())
 }

@@ -15,7 +15,7 @@ use crate::store::Store;
 pub const INSERT_ORDER_LOCK: i64 = 0x7269_6c6c; // "rill"
 
 pub(super) async fn append(store: &Store, a: Append) -> Result<Appended> {
-    check_input(&a)?;
+    check_input(&a, store.schema().payload)?;
     store.check_school(a.school).await?;
     let mut conn = store.pool().acquire().await.map_err(Error::db("acquiring a connection"))?;
     let mut tx = conn.begin().await.map_err(Error::db("starting a transaction"))?;

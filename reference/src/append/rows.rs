@@ -136,7 +136,7 @@ pub(crate) async fn commit_one_statement(
         .bind(new_schools)
         .fetch_all(pool)
         .await
-        .map_err(Error::db("committing a batch"))?;
+        .map_err(super::outcome::of_commit("committing a batch"))?;
     if positions.is_empty() {
         return Ok(None);
     }

@@ -12,7 +12,7 @@ use crate::event::NewEvent;
 use crate::store::Store;
 
 pub(super) async fn append(store: &Store, a: Append) -> Result<Appended> {
-    check_input(&a)?;
+    check_input(&a, store.schema().payload)?;
     store.check_school(a.school).await?;
     let mut conn = store.pool().acquire().await.map_err(Error::db("acquiring a connection"))?;
     let mut positions = Vec::with_capacity(a.events.len());

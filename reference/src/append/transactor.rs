@@ -14,10 +14,11 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::lanes::Lanes;
+use super::outcome::{commit_within, within};
 use super::{check_input, Append, Appended, RowWriter};
 use crate::error::{Error, Result};
 use crate::event::{School, StoredEvent};
-use crate::store::{Layout, Store};
+use crate::store::{Layout, PayloadType, Store};
 
 /// How a transactor batches.
 #[derive(Debug, Clone)]
@@ -26,8 +27,16 @@ pub struct TransactorConfig {
     pub max_batch_events: usize,
     /// Appends that may wait in the queue before `append` waits too (backpressure).
     pub queue_depth: usize,
-    /// How long ownership lasts without a batch to extend it.
+    /// How long ownership lasts without a batch or a renewal to extend it. An idle writer
+    /// renews its lease every third of this.
     pub lease: Duration,
+    /// How long starting waits for another writer's lease to expire (say, that of a process
+    /// that was killed) before failing with [`Error::OwnershipLost`].
+    pub lease_wait: Duration,
+    /// The longest any one statement, commit or connection acquire may take. A commit that
+    /// gets no answer in time fails with [`Error::OutcomeUnknown`], anything else with
+    /// [`Error::Timeout`].
+    pub timeout: Duration,
     /// How rows reach the server when a transactor commits alone.
     pub writer: RowWriter,
     /// Per-school: commit lanes shared by all transactors (group commit across schools);
@@ -48,6 +57,8 @@ impl Default for TransactorConfig {
             max_batch_events: 2000,
             queue_depth: 1024,
             lease: Duration::from_secs(30),
+            lease_wait: Duration::from_secs(35),
+            timeout: Duration::from_secs(10),
             writer: RowWriter::default(),
             commit_lanes: default_commit_lanes(),
             lane_writer: RowWriter::Copy,
@@ -93,6 +104,7 @@ impl Scope {
 #[derive(Debug)]
 pub struct Transactor {
     scope: Scope,
+    payload: PayloadType,
     queue: mpsc::Sender<Request>,
     task: JoinHandle<()>,
 }
@@ -134,15 +146,16 @@ impl Transactor {
             config,
             lanes,
         };
-        state.acquire().await?;
+        state.acquire_waiting().await?;
+        let payload = state.store.schema().payload;
         let (queue, rx) = mpsc::channel(state.config.queue_depth);
         let task = tokio::spawn(state.run(rx));
-        Ok(Self { scope, queue, task })
+        Ok(Self { scope, payload, queue, task })
     }
 
     /// Queues an append and waits until it is committed or refused.
     pub async fn append(&self, append: Append) -> Result<Appended> {
-        check_input(&append)?;
+        check_input(&append, self.payload)?;
         if let Scope::School(s) = self.scope {
             if append.school != s {
                 return Err(Error::UnknownSchool { school: append.school });
@@ -182,7 +195,16 @@ struct State {
 
 impl State {
     async fn run(mut self, mut queue: mpsc::Receiver<Request>) {
-        while let Some(first) = queue.recv().await {
+        let renew_every = self.config.lease / 3;
+        loop {
+            let first = match tokio::time::timeout(renew_every, queue.recv()).await {
+                Ok(Some(first)) => first,
+                Ok(None) => break,
+                Err(_idle) => {
+                    self.renew().await;
+                    continue;
+                }
+            };
             let mut events = first.append.events.len();
             let mut batch = vec![first];
             while events < self.config.max_batch_events {
@@ -199,16 +221,63 @@ impl State {
         self.release().await;
     }
 
-    async fn acquire(&mut self) -> Result<()> {
-        let got: Option<i32> = sqlx::query_scalar(
-            "UPDATE school_heads SET owner = $1, lease_until = now() + make_interval(secs => $2) \
-             WHERE school = $3 AND (owner IS NULL OR owner = $1 OR lease_until < now()) RETURNING school",
+    /// Takes the lease, waiting up to `lease_wait` for another writer's to expire.
+    async fn acquire_waiting(&mut self) -> Result<()> {
+        let started = std::time::Instant::now();
+        let mut said = false;
+        loop {
+            match self.acquire().await {
+                Err(Error::OwnershipLost { school }) if started.elapsed() < self.config.lease_wait => {
+                    if !said {
+                        eprintln!(
+                            "stroom: school {school} is leased to another writer; waiting up to {:.0} s for it to expire",
+                            self.config.lease_wait.as_secs_f64()
+                        );
+                        said = true;
+                    }
+                    tokio::time::sleep(Duration::from_millis(250).min(self.config.lease_wait)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Extends an idle writer's lease. If another writer holds it now, what this one knew
+    /// is forgotten; its next commit is refused and tries to win the lease back.
+    async fn renew(&mut self) {
+        let renewed = within(
+            self.config.timeout,
+            "renewing the writer's lease",
+            sqlx::query_scalar::<_, i32>(
+                "UPDATE school_heads SET lease_until = now() + make_interval(secs => $1) \
+                 WHERE school = $2 AND owner = $3 RETURNING school",
+            )
+            .bind(self.config.lease.as_secs_f64())
+            .bind(self.scope.head())
+            .bind(self.owner)
+            .fetch_optional(self.store.pool()),
         )
-        .bind(self.owner)
-        .bind(self.config.lease.as_secs_f64())
-        .bind(self.scope.head())
-        .fetch_optional(self.store.pool())
-        .await
+        .await;
+        if !matches!(renewed, Ok(Ok(Some(_)))) {
+            self.forget();
+        }
+    }
+
+    async fn acquire(&mut self) -> Result<()> {
+        let limit = self.config.timeout;
+        let got: Option<i32> = within(
+            limit,
+            "taking the writer's lease",
+            sqlx::query_scalar(
+                "UPDATE school_heads SET owner = $1, lease_until = now() + make_interval(secs => $2) \
+             WHERE school = $3 AND (owner IS NULL OR owner = $1 OR lease_until < now()) RETURNING school",
+            )
+            .bind(self.owner)
+            .bind(self.config.lease.as_secs_f64())
+            .bind(self.scope.head())
+            .fetch_optional(self.store.pool()),
+        )
+        .await?
         .map_err(Error::db("taking the writer's lease"))?;
         self.forget();
         match (got, self.scope) {
@@ -241,7 +310,9 @@ impl State {
     /// take it as new without a lookup; if the commit then fails, the batch is decided again
     /// once, from what the database says.
     async fn process_once(&mut self, batch: Vec<Request>, optimistic: bool) {
-        if let Err(e) = self.learn_streams(&batch, optimistic).await {
+        let limit = self.config.timeout;
+        let learnt = within(limit, "reading the batch's streams", self.learn_streams(&batch, optimistic)).await;
+        if let Err(e) = learnt.and_then(|r| r) {
             let reason = e.to_string();
             for r in batch {
                 let _ = r.reply.send(Err(Error::BatchFailed { reason: reason.clone() }));
@@ -312,30 +383,37 @@ impl State {
             }
             Err(e) => {
                 let lost = matches!(e, Error::OwnershipLost { .. });
+                let unknown = matches!(e, Error::OutcomeUnknown { .. });
+                let stopped = matches!(e, Error::WriterStopped { .. }); // its rows may not have come back
                 let guessed = accepted.iter().any(|(r, _, _)| self.assumed.contains(&r.append.stream));
                 // The outcome may be unknown (a COMMIT lost in transit): forget what we knew.
                 self.forget();
-                let stopped = matches!(e, Error::WriterStopped { .. }); // its rows may not have come back
-                if optimistic && guessed && !lost && !stopped {
-                    // A stream taken as new may exist after all (here, or in another school), or
-                    // the first try did commit. Decided again from the database, the former get
-                    // Conflict or WrongSchool alone, and the latter their stored positions.
+                let refused = !lost && !unknown && !stopped;
+                if refused && (accepted.len() > 1 || (optimistic && guessed)) {
+                    // Nothing was written. Decided again from the database, half by half, a
+                    // stream wrongly taken as new gets Conflict or WrongSchool alone, and an
+                    // append the server refuses fails alone; the others commit.
                     let mut rows = rows.into_iter();
-                    let retry = accepted
+                    let mut retry: Vec<Request> = accepted
                         .into_iter()
                         .map(|(mut r, _, n)| {
                             r.append.events = rows.by_ref().take(n).map(|(e, _)| e.into_new()).collect();
                             r
                         })
                         .collect();
-                    return Box::pin(self.process_once(retry, false)).await;
+                    let second = retry.split_off(retry.len() / 2);
+                    Box::pin(self.process_once(retry, false)).await;
+                    if !second.is_empty() {
+                        Box::pin(self.process_once(second, false)).await;
+                    }
+                    return;
                 }
-                let reason = e.to_string();
                 for (r, _, _) in accepted {
-                    let err = if lost {
-                        Error::OwnershipLost { school: r.append.school }
-                    } else {
-                        Error::BatchFailed { reason: reason.clone() }
+                    let err = match &e {
+                        Error::OwnershipLost { .. } => Error::OwnershipLost { school: r.append.school },
+                        Error::OutcomeUnknown { reason } => Error::OutcomeUnknown { reason: reason.clone() },
+                        Error::BatchFailed { reason } => Error::BatchFailed { reason: reason.clone() },
+                        other => Error::BatchFailed { reason: other.to_string() },
                     };
                     let _ = r.reply.send(Err(err));
                 }
@@ -430,7 +508,10 @@ impl State {
     /// event id is already stored (the stored positions are returned), a conflict otherwise.
     async fn settle_suspects(&self, suspects: Vec<Request>, tentative: &HashMap<Uuid, i64>) {
         let ids: Vec<Uuid> = suspects.iter().flat_map(|r| r.append.events.iter().map(|e| e.id)).collect();
-        let stored = self.store.positions_of(self.scope_school(), &ids).await;
+        let limit = self.config.timeout;
+        let stored = within(limit, "looking up event ids", self.store.positions_of(self.scope_school(), &ids))
+            .await
+            .and_then(|r| r);
         for r in suspects {
             let a = &r.append;
             let actual = tentative.get(&a.stream).copied().or(self.streams.get(&a.stream).map(|s| s.1)).unwrap_or(0);
@@ -479,15 +560,19 @@ impl State {
             }
             return Ok(());
         }
+        let limit = self.config.timeout;
         if self.config.writer == RowWriter::Unnest {
-            let given = super::rows::commit_one_statement(
-                self.store.pool(),
-                self.store.schema().payload,
-                self.scope.head(),
-                self.owner,
-                self.config.lease.as_secs_f64(),
-                rows,
-                register,
+            let given = commit_within(
+                limit,
+                super::rows::commit_one_statement(
+                    self.store.pool(),
+                    self.store.schema().payload,
+                    self.scope.head(),
+                    self.owner,
+                    self.config.lease.as_secs_f64(),
+                    rows,
+                    register,
+                ),
             )
             .await?;
             let Some(positions) = given else {
@@ -499,7 +584,7 @@ impl State {
             }
             return Ok(());
         }
-        self.commit_in_transaction(rows, register).await
+        commit_within(limit, self.commit_in_transaction(rows, register)).await
     }
 
     /// BEGIN, take positions from the head (checking the lease), COPY, COMMIT.
@@ -540,6 +625,6 @@ impl State {
             row.1 = first + i as i64;
         }
         self.config.writer.write(&mut tx, self.store.schema().payload, rows).await?;
-        tx.commit().await.map_err(Error::db("committing a batch"))
+        tx.commit().await.map_err(super::outcome::of_commit("committing a batch"))
     }
 }
