@@ -165,6 +165,49 @@ impl Cluster {
         Ok(ColdStart { evicted_bytes, page_cache_kb: (before, crate::profile::meminfo_kb("Cached:")) })
     }
 
+    /// Kills the server and every backend at once with SIGKILL, as a crash would, and starts
+    /// it again on the same port; returns once it accepts connections, crash recovery done.
+    /// Nothing committed may be lost, since every commit reached the disk before its answer.
+    pub fn crash_restart(&self) -> Result<()> {
+        let bin = Binaries::discover()?;
+        let owner = Owner::for_server()?;
+        {
+            let server = self.server();
+            // Backends are session leaders of their own, so the postmaster's group is not
+            // theirs: stop the postmaster from forking, then kill it and each child.
+            let _ = kill(server.pid, Signal::SIGSTOP);
+            let children = children_of(server.pid);
+            let _ = kill(server.pid, Signal::SIGKILL);
+            for child in children {
+                let _ = kill(child, Signal::SIGKILL);
+            }
+            let _ = server.exited.recv_timeout(STOP_TIMEOUT);
+        }
+        let settings = self.profile.settings(machine_memory_bytes());
+        let (pid, exited) = spawn_postgres(&self.dir, &bin, &owner, &settings, self.port, self.keep)?;
+        *self.server() = Server { pid, exited };
+        self.wait_ready()
+    }
+
+    /// Stops (`true`) or continues (`false`) the server and every backend with SIGSTOP or
+    /// SIGCONT: a server that hangs without closing a connection.
+    pub fn freeze(&self, frozen: bool) -> Result<()> {
+        let pid = self.server().pid;
+        let failed = |e: nix::errno::Errno| Error::io("signalling the server")(std::io::Error::from(e));
+        if frozen {
+            kill(pid, Signal::SIGSTOP).map_err(failed)?;
+            children_of(pid).into_iter().for_each(|c| {
+                let _ = kill(c, Signal::SIGSTOP);
+            });
+        } else {
+            children_of(pid).into_iter().for_each(|c| {
+                let _ = kill(c, Signal::SIGCONT);
+            });
+            kill(pid, Signal::SIGCONT).map_err(failed)?;
+        }
+        Ok(())
+    }
+
     fn server(&self) -> MutexGuard<'_, Server> {
         self.server.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -274,6 +317,22 @@ impl Drop for Cluster {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// The processes whose parent is `parent`, from `/proc`.
+fn children_of(parent: Pid) -> Vec<Pid> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            // The parent is the second field after the command, which is in parentheses.
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            after.split_whitespace().nth(1).and_then(|p| p.parse::<i32>().ok()) == Some(parent.as_raw())
+        })
+        .map(Pid::from_raw)
+        .collect()
 }
 
 fn initdb(data: &Path, dir: &Path, bin: &Binaries, owner: &Owner) -> Result<()> {

@@ -58,6 +58,13 @@ pub enum Error {
         /// What broke.
         reason: String,
     },
+    /// The server could not be reached, or ended the session, before the commit was sent:
+    /// nothing was written, and trying again later is safe.
+    #[error("the server is unavailable, nothing was written: {reason}")]
+    Unavailable {
+        /// What failed.
+        reason: String,
+    },
     /// The server gave no answer in time; nothing was committed by what timed out.
     #[error("{action}: no answer within {after:?}")]
     Timeout {
@@ -157,6 +164,7 @@ impl Error {
             Self::EmptyAppend { .. } => "empty append".into(),
             Self::InvalidEvent { field, .. } => format!("invalid {field}"),
             Self::OutcomeUnknown { .. } => "outcome unknown".into(),
+            Self::Unavailable { .. } => "server unavailable".into(),
             Self::Timeout { action, .. } => format!("timeout {action}"),
             Self::WrongSchool { .. } => "stream of another school".into(),
             Self::OwnershipLost { .. } => "ownership lost".into(),

@@ -214,3 +214,36 @@ async fn two_processes_whose_groups_share_schools_never_deadlock() {
             .unwrap();
     assert_eq!(deadlocks, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_server_gives_an_error_within_the_timeout() {
+    use stroom_cluster::{Cluster, ClusterOptions, Profile};
+    // A server of its own: it is frozen, which would stall every other test's database.
+    let cluster = Cluster::start(ClusterOptions { profile: Profile::Fast, keep: false, dir: None }).unwrap();
+    let pool = sqlx::PgPool::connect(&cluster.url()).await.unwrap();
+    let store = Store::install(pool, Schema::new(Layout::Partitioned, PayloadType::Jsonb)).await.unwrap();
+    store.add_schools(&[1]).await.unwrap();
+    let timeout = Duration::from_secs(2);
+    let appender =
+        Appender::start(Strategy::PerSchool, &store, TransactorConfig { timeout, ..Default::default() }).await.unwrap();
+    appender.append(append(1, "{}")).await.unwrap();
+    cluster.freeze(true).unwrap();
+    let started = Instant::now();
+    let hung = appender.append(append(1, "{}")).await;
+    let waited = started.elapsed();
+    cluster.freeze(false).unwrap();
+    let typed = matches!(hung, Err(Error::OutcomeUnknown { .. } | Error::Timeout { .. } | Error::Unavailable { .. }));
+    assert!(typed, "{hung:?}");
+    assert!(waited < timeout * 2, "the error ({hung:?}) came after {waited:?}, the limit being {timeout:?}");
+    // Once the server answers again, so does the writer.
+    let again = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match appender.append(append(1, "{}")).await {
+                Ok(a) => break a,
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    })
+    .await;
+    assert!(again.is_ok(), "appends resume after the server thaws");
+}

@@ -159,15 +159,8 @@ async fn commit(pool: &sqlx::PgPool, how: How, group: Vec<Batch>) {
             Box::pin(commit(pool, how, second)).await;
         }
         Err(e) => {
-            let unknown = matches!(e, Error::OutcomeUnknown { .. });
-            let reason = e.to_string();
             for b in group {
-                let err = if unknown {
-                    Error::OutcomeUnknown { reason: reason.clone() }
-                } else {
-                    Error::BatchFailed { reason: reason.clone() }
-                };
-                let _ = b.reply.send((Err(err), b.rows));
+                let _ = b.reply.send((Err(outcome::for_appends(&e)), b.rows));
             }
         }
     }

@@ -27,6 +27,20 @@ pub(crate) fn of_commit(action: &'static str) -> impl FnOnce(sqlx::Error) -> Err
     }
 }
 
+/// What a failure that surely wrote nothing means for the appends it held: the server's
+/// refusal ([`Error::BatchFailed`]), or a server out of reach ([`Error::Unavailable`]).
+/// [`Error::OutcomeUnknown`] and the typed errors stay what they are.
+pub(crate) fn for_appends(e: &Error) -> Error {
+    match e {
+        Error::OutcomeUnknown { reason } => Error::OutcomeUnknown { reason: reason.clone() },
+        Error::Unavailable { reason } => Error::Unavailable { reason: reason.clone() },
+        Error::BatchFailed { reason } => Error::BatchFailed { reason: reason.clone() },
+        Error::Timeout { action, after } => Error::Timeout { action, after: *after },
+        other if is_refusal(other) => Error::BatchFailed { reason: other.to_string() },
+        other => Error::Unavailable { reason: other.to_string() },
+    }
+}
+
 /// Runs `fut`, failing with [`Error::Timeout`] if it takes longer than `limit`.
 pub(crate) async fn within<T>(limit: Duration, action: &'static str, fut: impl Future<Output = T>) -> Result<T> {
     tokio::time::timeout(limit, fut).await.map_err(|_| Error::Timeout { action, after: limit })

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::lanes::Lanes;
-use super::outcome::{commit_within, within};
+use super::outcome::{commit_within, for_appends, is_refusal, within};
 use super::{check_input, Append, Appended, RowWriter};
 use crate::error::{Error, Result};
 use crate::event::{School, StoredEvent};
@@ -313,9 +313,8 @@ impl State {
         let limit = self.config.timeout;
         let learnt = within(limit, "reading the batch's streams", self.learn_streams(&batch, optimistic)).await;
         if let Err(e) = learnt.and_then(|r| r) {
-            let reason = e.to_string();
             for r in batch {
-                let _ = r.reply.send(Err(Error::BatchFailed { reason: reason.clone() }));
+                let _ = r.reply.send(Err(for_appends(&e)));
             }
             return;
         }
@@ -382,13 +381,11 @@ impl State {
                 }
             }
             Err(e) => {
-                let lost = matches!(e, Error::OwnershipLost { .. });
-                let unknown = matches!(e, Error::OutcomeUnknown { .. });
-                let stopped = matches!(e, Error::WriterStopped { .. }); // its rows may not have come back
                 let guessed = accepted.iter().any(|(r, _, _)| self.assumed.contains(&r.append.stream));
                 // The outcome may be unknown (a COMMIT lost in transit): forget what we knew.
                 self.forget();
-                let refused = !lost && !unknown && !stopped;
+                // Refused by the server, surely nothing written (a lane says BatchFailed).
+                let refused = matches!(e, Error::BatchFailed { .. }) || is_refusal(&e);
                 if refused && (accepted.len() > 1 || (optimistic && guessed)) {
                     // Nothing was written. Decided again from the database, half by half, a
                     // stream wrongly taken as new gets Conflict or WrongSchool alone, and an
@@ -411,9 +408,8 @@ impl State {
                 for (r, _, _) in accepted {
                     let err = match &e {
                         Error::OwnershipLost { .. } => Error::OwnershipLost { school: r.append.school },
-                        Error::OutcomeUnknown { reason } => Error::OutcomeUnknown { reason: reason.clone() },
-                        Error::BatchFailed { reason } => Error::BatchFailed { reason: reason.clone() },
-                        other => Error::BatchFailed { reason: other.to_string() },
+                        Error::WriterStopped { .. } => Error::WriterStopped { school: r.append.school },
+                        other => for_appends(other),
                     };
                     let _ = r.reply.send(Err(err));
                 }
