@@ -60,14 +60,14 @@ impl Drop for Tmpfs {
     }
 }
 
-fn mount_or_explain(mb: u32) -> Option<Tmpfs> {
-    let m = Tmpfs::mount(mb);
-    if m.is_none() {
-        // Only root may mount; CI runs as root, so there this test always runs.
-        assert!(!nix::unistd::Uid::effective().is_root(), "root could not mount a tmpfs");
-        eprintln!("SKIPPED: mounting a tmpfs needs root");
+/// A tmpfs of `mb` megabytes. A test that needs one cannot run without root, and then fails
+/// saying so rather than passing unrun; CI runs as root.
+fn mount_or_fail(mb: u32) -> Tmpfs {
+    match Tmpfs::mount(mb) {
+        Some(m) => m,
+        None if nix::unistd::Uid::effective().is_root() => panic!("root could not mount a tmpfs"),
+        None => panic!("NOT RUN: mounting a tmpfs needs root (CI runs as root); run the tests as root"),
     }
-    m
 }
 
 #[tokio::test]
@@ -120,7 +120,7 @@ async fn a_role_that_may_not_checkpoint_is_told_once_and_the_run_goes_on() {
 
 #[test]
 fn a_full_database_disk_is_named_as_such() {
-    let Some(disk) = mount_or_explain(120) else { return };
+    let disk = mount_or_fail(120);
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results");
     // Three million events need far more than the 120 MB the server's disk has.
@@ -138,7 +138,7 @@ fn a_full_database_disk_is_named_as_such() {
 
 #[test]
 fn a_full_results_disk_fails_before_measuring_and_leaves_nothing() {
-    let Some(disk) = mount_or_explain(1) else { return };
+    let disk = mount_or_fail(1);
     let _ = std::fs::write(disk.path().join("fill"), vec![0u8; 2 << 20]);
     let dir = tempfile::tempdir().unwrap();
     let path = scenario(dir.path(), 10);

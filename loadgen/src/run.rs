@@ -121,6 +121,10 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
         phase::replay::run(scenario, plan, &history, days, server, &mut result.figures, &mut result.notes).await?;
     }
     history.pool().close().await;
+    // Last: it kills and restarts the server.
+    if let Some(plan) = &scenario.faults {
+        phase::faults::run(db.cluster(), db.url(), scenario, plan, &mut result.figures, &mut result.notes).await?;
+    }
 
     let capacity = plan::plan(&result, scenario.slo_p99_ms);
     result.figures.extend(capacity.figures());

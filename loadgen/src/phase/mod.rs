@@ -5,6 +5,7 @@ pub mod calibrate;
 mod closed_loop;
 mod commit_reference;
 pub(crate) mod cpu_reference;
+pub mod faults;
 pub mod feed;
 pub mod live;
 mod open_loop;

@@ -14,12 +14,15 @@ use crate::analysis::threshold::Threshold;
 use crate::error::{Error, Result};
 
 mod append;
+mod faults;
 mod inject;
 mod live;
 mod soak;
 
 use append::{append_plan, RawAppend};
 pub use append::{AppendPlan, Arrival, Arrivals, SloSearch};
+use faults::{faults_plan, RawFaults};
+pub use faults::{Fault, FaultsPlan};
 pub use inject::Inject;
 use inject::{inject, RawInject};
 pub use live::LivePlan;
@@ -62,6 +65,8 @@ pub struct Scenario {
     pub append: Option<AppendPlan>,
     /// The live phase.
     pub live: Option<LivePlan>,
+    /// The faults phase (needs the throwaway cluster).
+    pub faults: Option<FaultsPlan>,
     /// The soak phase.
     pub soak: Option<SoakPlan>,
     /// The replay phase.
@@ -162,6 +167,7 @@ struct Raw {
     live: Option<RawLive>,
     soak: Option<RawSoak>,
     replay: Option<RawReplay>,
+    faults: Option<RawFaults>,
     #[serde(default)]
     thresholds: Vec<Spanned<String>>,
     #[serde(default)]
@@ -398,6 +404,10 @@ impl Scenario {
             None => None,
             Some(r) => Some(replay_plan(&p, r)?),
         };
+        let faults = match &raw.faults {
+            None => None,
+            Some(f) => Some(faults_plan(&p, f)?),
+        };
 
         let thresholds = raw
             .thresholds
@@ -431,6 +441,7 @@ impl Scenario {
             live,
             soak,
             replay,
+            faults,
             thresholds,
             slo_p99_ms,
             inject,

@@ -119,6 +119,9 @@ pub fn rule(name: &str) -> Rule {
     }
     match parts.as_slice() {
         ["replay", "digests_equal"] => Rule::MustStay,
+        ["faults", "gaps" | "streams_across_schools" | "refused_stored" | "unresolved" | "amcheck_failures"] => {
+            Rule::WrongOutcomes
+        }
         ["replay", "sequential" | "parallel" | "cold", "per_copy_out"]
         | ["replay", "memory" | "fold", "per_cpu_fold"]
         | ["generate", "per_cpu_fold"] => Rule::Higher(Norm::None),
@@ -167,6 +170,13 @@ mod tests {
     fn wrong_outcomes_anywhere_are_counts_and_run_dependent_figures_are_skipped() {
         assert_eq!(rule("append.per-school.r200.errors"), Rule::WrongOutcomes);
         assert_eq!(rule("live.per-school.rejected"), Rule::WrongOutcomes);
+        assert_eq!(rule("faults.lost"), Rule::WrongOutcomes);
+        assert_eq!(rule("faults.gaps"), Rule::WrongOutcomes);
+        assert_eq!(
+            rule("faults.postmaster-kill.failed_attempts"),
+            Rule::Info,
+            "a fault's failed attempts are expected"
+        );
         assert_eq!(rule("append.per-school.slo_step3.errors"), Rule::Skip);
         assert_eq!(rule("plan.append.sigma"), Rule::Skip);
         assert_eq!(rule("soak.m12.p99_ms"), Rule::Skip);
