@@ -138,6 +138,27 @@ pub enum Command {
     /// Manage a database by hand.
     #[command(subcommand)]
     Db(DbCommand),
+    /// The faults phase's appending process (started by `stroom run`, killed by its
+    /// process-restart fault): appends to the store `stroom_faults_child` until killed,
+    /// printing each acknowledgement.
+    #[command(hide = true)]
+    FaultsWriter {
+        /// The database.
+        #[arg(long)]
+        url: String,
+        /// Offered events per second.
+        #[arg(long)]
+        rate: f64,
+        /// Virtual users.
+        #[arg(long)]
+        users: usize,
+        /// The writers' lease in seconds.
+        #[arg(long)]
+        lease_s: f64,
+        /// The writers' timeout in seconds.
+        #[arg(long)]
+        timeout_s: f64,
+    },
 }
 
 /// `stroom db …`.

@@ -66,6 +66,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate(args) => generate::run(args),
+        Command::FaultsWriter { url, rate, users, lease_s, timeout_s } => {
+            let args = stroom_loadgen::FaultsWriterArgs {
+                url: url.clone(),
+                rate: *rate,
+                users: *users,
+                lease_s: *lease_s,
+                timeout_s: *timeout_s,
+            };
+            stroom_loadgen::faults_writer(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Compare { baseline, current, noise, only, all } => {
             anyhow::ensure!((0.0..1.0).contains(noise), "--noise must be between 0 and 1, e.g. 0.10");
             let b = stroom_loadgen::RunResult::read(baseline).context("reading the baseline")?;

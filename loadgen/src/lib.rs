@@ -34,6 +34,7 @@ pub use load::{backfill, Loaded};
 pub use namespace::fresh_store;
 pub use output::gate_section::put as put_gate_section;
 pub use output::result_file::{check_writable, write_run_dir, RunResult, RESULT_VERSION};
+pub use phase::faults::{writer_main as faults_writer, WriterArgs as FaultsWriterArgs};
 pub use phase::settle;
 pub use progress::note;
 pub use run::{run, Outcome};

@@ -17,11 +17,13 @@ pub enum Fault {
     BackendTerminate,
     /// An `ACCESS EXCLUSIVE` lock on the head rows' table, held for `stall_s`.
     LockStall,
+    /// SIGKILL of the appending child process, and a new one that takes its leases over.
+    ProcessRestart,
 }
 
 impl Fault {
     /// Every fault, in the default order.
-    pub const ALL: [Fault; 3] = [Self::BackendTerminate, Self::LockStall, Self::PostmasterKill];
+    pub const ALL: [Fault; 4] = [Self::BackendTerminate, Self::LockStall, Self::ProcessRestart, Self::PostmasterKill];
 
     /// The name scenarios and figures use.
     pub fn name(self) -> &'static str {
@@ -29,6 +31,7 @@ impl Fault {
             Self::PostmasterKill => "postmaster-kill",
             Self::BackendTerminate => "backend-terminate",
             Self::LockStall => "lock-stall",
+            Self::ProcessRestart => "process-restart",
         }
     }
 

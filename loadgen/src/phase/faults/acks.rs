@@ -1,5 +1,6 @@
 //! What the writers were told: every acknowledged event, written to a file and synced as it
-//! is acknowledged (a batch of them at a time), and every event refused for certain.
+//! is acknowledged (a batch of them at a time), and every event refused for certain. In a
+//! writer child process the same lines go to standard output, for the parent to log.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -22,20 +23,65 @@ pub struct Acks {
 
 #[derive(Debug)]
 struct Inner {
-    file: BufWriter<File>,
+    file: BufWriter<Box<dyn WriteSync>>,
     acked: Vec<(i32, Uuid)>,
     refused: Vec<(i32, Uuid)>,
     unresolved: u64,
 }
 
+/// Where the lines go: a file synced to disk, or standard output.
+trait WriteSync: Write + Send + std::fmt::Debug {
+    fn sync(&mut self) -> std::io::Result<()>;
+}
+
+impl WriteSync for File {
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.sync_data()
+    }
+}
+
+impl WriteSync for std::io::Stdout {
+    fn sync(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 impl Acks {
-    /// A new log in the temporary directory.
-    pub fn create() -> Result<Self> {
-        let path = std::env::temp_dir().join(format!("stroom-{}-faults-acks.log", std::process::id()));
+    /// A new log in the temporary directory, named after `name`.
+    pub fn create(name: &str) -> Result<Self> {
+        let path = std::env::temp_dir().join(format!("stroom-{}-{name}-acks.log", std::process::id()));
         let file =
             File::create(&path).map_err(|source| Error::Io { action: "creating the acknowledgement log", source })?;
-        let inner = Inner { file: BufWriter::new(file), acked: Vec::new(), refused: Vec::new(), unresolved: 0 };
-        Ok(Self { path, inner: Mutex::new(inner) })
+        Ok(Self::with(Box::new(file), path))
+    }
+
+    /// A log written to standard output, as `A <school> <id>`, `R <school> <id>` and `U` lines.
+    pub fn stdout() -> Self {
+        Self::with(Box::new(std::io::stdout()), PathBuf::new())
+    }
+
+    fn with(sink: Box<dyn WriteSync>, path: PathBuf) -> Self {
+        let inner = Inner { file: BufWriter::new(sink), acked: Vec::new(), refused: Vec::new(), unresolved: 0 };
+        Self { path, inner: Mutex::new(inner) }
+    }
+
+    /// Records one line of a writer child's log; false when it is not one.
+    pub fn record_line(&self, line: &str) -> bool {
+        let mut words = line.split_whitespace();
+        let kind = words.next();
+        if kind == Some("U") {
+            self.unresolved();
+            return true;
+        }
+        let school = words.next().and_then(|s| s.parse().ok());
+        let id = words.next().and_then(|s| s.parse().ok());
+        let (Some(school), Some(id)) = (school, id) else { return false };
+        match kind {
+            Some("A") => self.acked(school, [id]),
+            Some("R") => self.refused(school, [id]),
+            _ => return false,
+        }
+        true
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -46,30 +92,32 @@ impl Acks {
     pub fn acked(&self, school: i32, ids: impl IntoIterator<Item = Uuid>) {
         let mut inner = self.lock();
         for id in ids {
-            let _ = writeln!(inner.file, "{school} {id}");
+            let _ = writeln!(inner.file, "A {school} {id}");
             inner.acked.push((school, id));
         }
     }
 
     /// Records events refused for certain: they must never be stored.
     pub fn refused(&self, school: i32, ids: impl IntoIterator<Item = Uuid>) {
-        self.lock().refused.extend(ids.into_iter().map(|id| (school, id)));
+        let mut inner = self.lock();
+        for id in ids {
+            let _ = writeln!(inner.file, "R {school} {id}");
+            inner.refused.push((school, id));
+        }
     }
 
     /// Counts an append whose outcome stayed unknown through every retry.
     pub fn unresolved(&self) {
-        self.lock().unresolved += 1;
+        let mut inner = self.lock();
+        let _ = writeln!(inner.file, "U");
+        inner.unresolved += 1;
     }
 
     /// Writes what is buffered and syncs it to disk.
     pub fn sync(&self) -> Result<()> {
         let mut inner = self.lock();
         inner.file.flush().map_err(|source| Error::Io { action: "writing the acknowledgement log", source })?;
-        inner
-            .file
-            .get_ref()
-            .sync_data()
-            .map_err(|source| Error::Io { action: "syncing the acknowledgement log", source })
+        inner.file.get_mut().sync().map_err(|source| Error::Io { action: "syncing the acknowledgement log", source })
     }
 
     /// The acknowledged and refused events so far, and the unresolved count.
@@ -81,6 +129,8 @@ impl Acks {
 
 impl Drop for Acks {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if !self.path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }

@@ -42,6 +42,18 @@ impl Found {
         }
     }
 
+    /// Two stores' checks together.
+    pub fn plus(self, other: Found) -> Found {
+        Found {
+            acknowledged: self.acknowledged + other.acknowledged,
+            lost: self.lost + other.lost,
+            duplicates: self.duplicates + other.duplicates,
+            gaps: self.gaps + other.gaps,
+            streams_across_schools: self.streams_across_schools + other.streams_across_schools,
+            refused_stored: self.refused_stored + other.refused_stored,
+        }
+    }
+
     /// Whether anything is wrong.
     pub fn clean(&self) -> bool {
         *self == Found { acknowledged: self.acknowledged, ..Found::default() }

@@ -5,12 +5,19 @@ use std::time::Duration;
 use stroom_cluster::Cluster;
 use stroom_reference::Store;
 
+use super::child::Writer;
 use crate::error::{Error, Result};
 use crate::scenario::Fault;
 
 /// Injects `fault` and returns once it is over: the server restarted, the backends ended,
 /// the lock released. Returns what was done, in words.
-pub async fn inject(fault: Fault, cluster: &Cluster, store: &Store, stall: Duration) -> Result<String> {
+pub async fn inject(
+    fault: Fault,
+    cluster: &Cluster,
+    store: &Store,
+    stall: Duration,
+    writer: Option<&mut Writer>,
+) -> Result<String> {
     let db = |action| move |source| Error::Database { action, source };
     match fault {
         Fault::PostmasterKill => {
@@ -33,6 +40,12 @@ pub async fn inject(fault: Fault, cluster: &Cluster, store: &Store, stall: Durat
             .await
             .map_err(db("terminating backends"))?;
             Ok(format!("pg_terminate_backend of {killed} of {of} connections"))
+        }
+        Fault::ProcessRestart => {
+            let writer =
+                writer.ok_or_else(|| Error::Reference("process-restart: no writer process was started".into()))?;
+            writer.restart().await?;
+            Ok("SIGKILL of the appending process; a new one started, to take its leases over".into())
         }
         Fault::LockStall => {
             let mut tx = store.pool().begin().await.map_err(db("starting the lock stall"))?;

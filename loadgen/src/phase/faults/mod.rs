@@ -5,8 +5,11 @@
 
 mod acks;
 mod check;
+mod child;
 mod drive;
 mod inject;
+
+pub use child::{writer_main, WriterArgs};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,7 +62,32 @@ pub async fn run(
     let timeout = Duration::from_secs_f64(plan.timeout_s);
     let appender =
         Appender::start(Strategy::PerSchool, &store, TransactorConfig { timeout, ..Default::default() }).await?;
-    let acks = Arc::new(Acks::create()?);
+    let acks = Arc::new(Acks::create("faults")?);
+    // The process-restart fault's writer: a child process on a store of its own, a quarter of
+    // the load, with short leases so its successor waits seconds, not half a minute.
+    let child_acks = Arc::new(Acks::create("faults-child")?);
+    let mut writer = match plan.faults.contains(&Fault::ProcessRestart) {
+        false => None,
+        true => {
+            let child_store = fresh_store(
+                url,
+                child::STORE,
+                Schema::new(Layout::Partitioned, stroom_reference::PayloadType::Jsonb),
+                4,
+            )
+            .await?;
+            child_store.add_schools(&schools).await?;
+            child_store.pool().close().await;
+            let args = WriterArgs {
+                url: url.to_string(),
+                rate: plan.rate / 4.0,
+                users: (plan.users / 4).max(1),
+                lease_s: 2.0,
+                timeout_s: plan.timeout_s,
+            };
+            Some(child::Writer::spawn(args, child_acks.clone())?)
+        }
+    };
     note(format_args!(
         "faults: {} users appending {:.0} events/s over {} schools; {} s steady, then {}",
         plan.users,
@@ -85,7 +113,8 @@ pub async fn run(
     let mut windows = Vec::new();
     for &fault in &plan.faults {
         let at = Instant::now();
-        let what = inject::inject(fault, cluster, &store, Duration::from_secs_f64(plan.stall_s)).await?;
+        let stall = Duration::from_secs_f64(plan.stall_s);
+        let what = inject::inject(fault, cluster, &store, stall, writer.as_mut()).await?;
         let over = Instant::now();
         note(format_args!("faults: {}: {what}", fault.name()));
         notes.push(format!("faults: {}: {what}", fault.name()));
@@ -101,25 +130,35 @@ pub async fn run(
             }
         }
         tokio::time::sleep(steady).await;
-        acks.sync()?;
-        let (acked, refused, _) = acks.snapshot();
-        let found = check::check(&store, &acked, &refused).await?;
+        if fault == Fault::ProcessRestart {
+            let recovered = writer.as_ref().and_then(|w| w.first_ack_after(over));
+            let recovery = recovered.map(|r| (r - at).as_secs_f64());
+            figures.insert(
+                "faults.process-restart.recovery_s".into(),
+                Figure::from_repetitions("s", vec![recovery.unwrap_or(f64::NAN)]),
+            );
+        }
+        let found = check_both(&store, &acks, &child_acks, writer.is_some(), url).await?;
         say(fault.name(), &found, notes);
         worst = worst.worst(found);
         windows.push(Window { fault, at, over, until: Instant::now() });
     }
     let seen = users.stop().await;
+    if let Some(w) = writer.as_mut() {
+        w.kill().await;
+    }
     syncing.abort();
-    acks.sync()?;
-    let (acked, refused, unresolved) = acks.snapshot();
-    let found = check::check(&store, &acked, &refused).await?;
+    let found = check_both(&store, &acks, &child_acks, writer.is_some(), url).await?;
     say("end", &found, notes);
     worst = worst.worst(found);
+    let (acked, _, _) = acks.snapshot();
+    let (child_acked, _, child_unresolved) = child_acks.snapshot();
+    let unresolved = acks.snapshot().2 + child_unresolved;
     appender.stop().await;
     store.pool().close().await;
 
     let one = |unit: &str, v: f64| Figure::from_repetitions(unit, vec![v]);
-    figures.insert("faults.acknowledged".into(), one("events", acked.len() as f64));
+    figures.insert("faults.acknowledged".into(), one("events", (acked.len() + child_acked.len()) as f64));
     figures.insert("faults.lost".into(), one("events", worst.lost as f64));
     figures.insert("faults.duplicates".into(), one("events", worst.duplicates as f64));
     figures.insert("faults.gaps".into(), one("count", worst.gaps as f64));
@@ -127,12 +166,52 @@ pub async fn run(
     figures.insert("faults.refused_stored".into(), one("events", worst.refused_stored as f64));
     figures.insert("faults.unresolved".into(), one("appends", unresolved as f64));
     figures.insert("faults.amcheck_failures".into(), one("count", amcheck_failures));
-    for w in &windows {
+    for w in windows.iter().filter(|w| w.fault != Fault::ProcessRestart) {
         per_fault(figures, w, &seen);
     }
     Ok(())
 }
 
+/// The check of the phase's store against its writers' acknowledgements, and of the child
+/// writer's store against the child's, added up. A connection a fault broke is retried.
+async fn check_both(
+    store: &stroom_reference::Store,
+    acks: &Acks,
+    child_acks: &Acks,
+    child: bool,
+    url: &str,
+) -> Result<Found> {
+    acks.sync()?;
+    let (acked, refused, _) = acks.snapshot();
+    let mut found = retried(|| check::check(store, &acked, &refused)).await?;
+    if child {
+        let schema = Schema::new(Layout::Partitioned, stroom_reference::PayloadType::Jsonb);
+        let child_store = crate::namespace::open_store(url, child::STORE, schema, 2).await?;
+        let (acked, refused, _) = child_acks.snapshot();
+        found = found.plus(retried(|| check::check(&child_store, &acked, &refused)).await?);
+        child_store.pool().close().await;
+    }
+    Ok(found)
+}
+
+/// Runs `check` up to five times, 200 ms apart, while it fails (a pooled connection that a
+/// fault ended fails once).
+async fn retried<F, Fut>(check: F) -> Result<Found>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Found>>,
+{
+    let mut attempt = 0;
+    loop {
+        match check().await {
+            Err(_) if attempt < 4 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            done => return done,
+        }
+    }
+}
 fn say(when: &str, found: &Found, notes: &mut Vec<String>) {
     let line = format!(
         "faults: check after {when}: {} acknowledged, {} lost, {} duplicated, {} gaps, {} streams across schools, \
