@@ -178,10 +178,16 @@ impl Cluster {
             let _ = kill(server.pid, Signal::SIGSTOP);
             let children = children_of(server.pid);
             let _ = kill(server.pid, Signal::SIGKILL);
-            for child in children {
+            for &child in &children {
                 let _ = kill(child, Signal::SIGKILL);
             }
             let _ = server.exited.recv_timeout(STOP_TIMEOUT);
+            // A backend still alive would hold the old shared memory, and the new server
+            // would refuse to start: wait until each is gone (or a zombie, its memory freed).
+            let deadline = Instant::now() + STOP_TIMEOUT;
+            while Instant::now() < deadline && children.iter().any(|c| alive(*c)) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
         }
         let settings = self.profile.settings(machine_memory_bytes());
         let (pid, exited) = spawn_postgres(&self.dir, &bin, &owner, &settings, self.port, self.keep)?;
@@ -317,6 +323,12 @@ impl Drop for Cluster {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// Whether process `pid` exists and is not a zombie.
+fn alive(pid: Pid) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()).is_some_and(|state| state != "Z")
 }
 
 /// The processes whose parent is `parent`, from `/proc`.
