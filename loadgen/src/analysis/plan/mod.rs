@@ -159,11 +159,12 @@ pub fn plan_for(result: &RunResult, slo_p99_ms: f64, question: &Question) -> Pla
         ));
     }
 
-    let schools = result.scenario.get("population").and_then(|p| p.get("schools")).and_then(|s| s.as_f64());
+    let schools = measured_schools(result);
     let open = sweep(f, "append.per-school.", 'r', ".p99_ms");
     if let (Some(peak), Some(schools), false) = (peak_hour, schools, open.is_empty()) {
         match rate_within_slo(&open, slo_p99_ms) {
-            (Some(rate), bound) => {
+            (Some(rate), lower_bound) => {
+                let bound = if lower_bound { "at least " } else { "about " };
                 p.slo_headroom = Some(rate / peak);
                 say(format!(
                     "onboarding: with the {schools:.0} schools measured, p99 stayed under {slo_p99_ms} ms up to {bound}{rate:.0} events/s, {bound}{:.1}x their peak hour ({peak:.1} events/s)",
@@ -242,14 +243,11 @@ fn rebuild_table(result: &RunResult, question: &Question, say: &mut impl FnMut(S
 /// growth curve each breaks.
 fn onboarding_answers(result: &RunResult, question: &Question, slo_p99_ms: f64, say: &mut impl FnMut(String)) {
     let f = &result.figures;
-    let Some(schools) = result.scenario.get("population").and_then(|p| p.get("schools")).and_then(|s| s.as_f64())
-    else {
-        return;
-    };
+    let Some(schools) = measured_schools(result) else { return };
     let slo_rate = match f.get("append.per-school.slo_rate_events_per_s") {
         Some(r) => Some((r.value, !f.contains_key("append.per-school.slo_failed_at_events_per_s"))),
         None => match rate_within_slo(&sweep(f, "append.per-school.", 'r', ".p99_ms"), slo_p99_ms) {
-            (Some(rate), bound) => Some((rate, bound == "at least ")),
+            (Some(rate), lower_bound) => Some((rate, lower_bound)),
             (None, _) if f.keys().any(|k| k.starts_with("append.per-school.r")) => Some((0.0, false)),
             (None, _) => None,
         },
@@ -318,16 +316,22 @@ fn quality(what: &str, axis: &str, fit: &Fit) -> String {
     )
 }
 
+/// The number of schools the result ran.
+fn measured_schools(result: &RunResult) -> Option<f64> {
+    result.scenario.get("population").and_then(|p| p.get("schools")).and_then(|s| s.as_f64())
+}
+
 /// The highest arrival rate up to which every measured rate kept p99 under the SLO,
-/// interpolated towards the first rate that did not; "at least " when every measured rate met
-/// it. A failing rate below passing ones ends the range there: nothing past a failure counts.
-fn rate_within_slo(points: &[(f64, f64)], slo: f64) -> (Option<f64>, &'static str) {
+/// interpolated towards the first rate that did not; and whether every measured rate met it
+/// (the rate is then a lower bound). A failing rate below passing ones ends the range there:
+/// nothing past a failure counts.
+fn rate_within_slo(points: &[(f64, f64)], slo: f64) -> (Option<f64>, bool) {
     match points.iter().position(|(_, p99)| *p99 >= slo) {
-        None => (points.last().map(|p| p.0), "at least "),
-        Some(0) => (None, ""),
+        None => (points.last().map(|p| p.0), true),
+        Some(0) => (None, false),
         Some(i) => {
             let ((r0, l0), (r1, l1)) = (points[i - 1], points[i]);
-            (Some(r0 + (r1 - r0) * (slo - l0) / (l1 - l0)), "about ")
+            (Some(r0 + (r1 - r0) * (slo - l0) / (l1 - l0)), false)
         }
     }
 }
@@ -390,11 +394,11 @@ mod tests {
 
     #[test]
     fn the_slo_rate_is_interpolated_or_bounded() {
-        assert_eq!(rate_within_slo(&[(100.0, 10.0), (200.0, 30.0)], 50.0), (Some(200.0), "at least "));
-        assert_eq!(rate_within_slo(&[(100.0, 10.0), (200.0, 90.0)], 50.0), (Some(150.0), "about "));
+        assert_eq!(rate_within_slo(&[(100.0, 10.0), (200.0, 30.0)], 50.0), (Some(200.0), true));
+        assert_eq!(rate_within_slo(&[(100.0, 10.0), (200.0, 90.0)], 50.0), (Some(150.0), false));
         assert_eq!(rate_within_slo(&[(100.0, 60.0)], 50.0).0, None);
         // A failure at a lower rate ends the range: the passing rates above it do not count.
-        assert_eq!(rate_within_slo(&[(50.0, 10.0), (100.0, 90.0), (200.0, 10.0)], 50.0), (Some(75.0), "about "));
+        assert_eq!(rate_within_slo(&[(50.0, 10.0), (100.0, 90.0), (200.0, 10.0)], 50.0), (Some(75.0), false));
         assert_eq!(rate_within_slo(&[(50.0, 70.0), (100.0, 10.0)], 50.0).0, None);
     }
 }
