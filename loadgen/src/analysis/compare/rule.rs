@@ -36,8 +36,6 @@ pub enum Norm {
     None,
     /// Divided by the named same-run figure.
     Divide(&'static str),
-    /// Multiplied by the named same-run figure.
-    Multiply(&'static str),
 }
 
 impl Norm {
@@ -45,7 +43,7 @@ impl Norm {
     pub fn reference(self) -> Option<&'static str> {
         match self {
             Self::None => None,
-            Self::Divide(r) | Self::Multiply(r) => Some(r),
+            Self::Divide(r) => Some(r),
         }
     }
 
@@ -54,7 +52,6 @@ impl Norm {
         match self {
             Self::None => value,
             Self::Divide(_) => value / reference,
-            Self::Multiply(_) => value * reference,
         }
     }
 }
@@ -97,7 +94,6 @@ impl Rule {
 }
 
 const COPY_IN: &str = "calibrate.copy_in.events_per_s";
-const CPU_FOLD: &str = "calibrate.cpu_fold.events_per_s";
 
 /// The share of arrivals that may start more than 10 ms late before a step stops being the
 /// load it claims to be.
@@ -128,9 +124,13 @@ pub fn rule(name: &str) -> Rule {
         ["replay", "peak_rss_mb"] => Rule::Lower(Norm::None),
         ["append", _, "ceiling_events_per_s" | "slo_rate_events_per_s"] => Rule::Higher(Norm::Divide(COPY_IN)),
         ["append" | "live", _, "p99_ms"] | ["soak", "worst_minute_p99_ms"] => Rule::UnderSlo,
+        // As measured: multiplied by the client-side fold's rate, as it was until 2026-12-01,
+        // these moved with the fold and not with the server (a fresh-clone run of cff7001: rill's
+        // 697 µs against the baseline's 693, the fold at 13.3M events/s against 8.1M-11.6M, read
+        // as 32% worse).
         ["append", _, "server_cpu_us_per_event"]
         | ["calibrate", "copy_in" | "copy_out" | "copy_out_ordered", "server_cpu_us_per_event"] => {
-            Rule::Lower(Norm::Multiply(CPU_FOLD))
+            Rule::Lower(Norm::None)
         }
         ["append" | "live", _, "late_start_share"] => Rule::LateShare,
         _ => Rule::Info,
@@ -162,7 +162,7 @@ mod tests {
         assert_eq!(rule("replay.parallel.events_per_s"), Rule::Info, "the raw rate is shown, its ratio judged");
         assert_eq!(rule("append.single.p99_ms"), Rule::UnderSlo);
         assert_eq!(rule("soak.worst_minute_p99_ms"), Rule::UnderSlo);
-        assert_eq!(rule("calibrate.copy_in.server_cpu_us_per_event"), Rule::Lower(Norm::Multiply(CPU_FOLD)));
+        assert_eq!(rule("calibrate.copy_in.server_cpu_us_per_event"), Rule::Lower(Norm::None));
         assert_eq!(rule("replay.digests_equal"), Rule::MustStay);
     }
 
