@@ -58,7 +58,8 @@ pub enum Command {
     },
     /// Compare two results, each figure normalised by its own run's reference, within a noise
     /// band from its repetitions; exit 3 on a regression or a missing figure. The verdict is
-    /// added to the current run's report.md when it sits beside one.
+    /// added to the current run's report.md (the second run's, with --confirm) when it sits
+    /// beside one.
     Compare {
         /// The baseline result.json (e.g. results/baseline.json).
         baseline: PathBuf,
@@ -73,6 +74,10 @@ pub enum Command {
         /// Also list the figures that are shown but not judged.
         #[arg(long)]
         all: bool,
+        /// A second run of the same commit: a figure judged against a band or a limit then
+        /// fails only when both runs put it past; wrong outcomes fail in either run.
+        #[arg(long, value_name = "RESULT")]
+        confirm: Option<PathBuf>,
     },
     /// Write the gate's baseline: run a scenario several times from a clean commit and merge
     /// the runs, so the gate knows each figure's run-to-run noise. Refuses a dirty tree.

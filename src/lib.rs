@@ -77,11 +77,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             stroom_loadgen::faults_writer(args).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Compare { baseline, current, noise, only, all } => {
+        Command::Compare { baseline, current, noise, only, all, confirm } => {
             anyhow::ensure!((0.0..1.0).contains(noise), "--noise must be between 0 and 1, e.g. 0.10");
             let b = stroom_loadgen::RunResult::read(baseline).context("reading the baseline")?;
             let c = stroom_loadgen::RunResult::read(current).context("reading the current result")?;
-            let comparison = stroom_loadgen::compare(&b, &c, *noise, only);
+            let mut comparison = stroom_loadgen::compare(&b, &c, *noise, only);
+            let mut current = current;
+            if let Some(second) = confirm {
+                let s = stroom_loadgen::RunResult::read(second).context("reading the second run")?;
+                anyhow::ensure!(
+                    s.environment.git_commit == c.environment.git_commit,
+                    "--confirm needs a second run of the same commit: {} is of {}, {} of {}",
+                    current.display(),
+                    c.environment.git_commit,
+                    second.display(),
+                    s.environment.git_commit
+                );
+                comparison = stroom_loadgen::confirm(&comparison, &stroom_loadgen::compare(&b, &s, *noise, only));
+                current = second;
+            }
             anyhow::ensure!(
                 !comparison.rows.is_empty(),
                 "the baseline has no figures to compare{}",

@@ -42,9 +42,18 @@ pub fn normalised(r: &RunResult, name: &str, norm: Norm) -> Option<Normalised> {
     Some(Normalised { value: norm.apply(f.value, rf.value), spread })
 }
 
-/// The band a change must exceed to count: the larger spread of the two, at least `floor`.
+/// The widest band a figure gets. A change is relative and a fall cannot pass −100%, so a
+/// band of 100% or more would let the figure fall to nothing unflagged: the three runs of
+/// 0590b77 spread per-school's SLO rate (÷ COPY in) over 0.036 to 0.074, a band of ±159%,
+/// and a quick run perturbed by a build beside it fell 97.7% there and passed. At 75% a fall
+/// to a quarter always counts; the gate's second run ([`super::confirm`]) keeps such a wide
+/// figure's noise from failing CI on one run.
+pub const MAX_BAND: f64 = 0.75;
+
+/// The band a change must exceed to count: the larger spread of the two, at least `floor`,
+/// at most [`MAX_BAND`].
 pub fn band(baseline: Normalised, current: Normalised, floor: f64) -> f64 {
-    floor.max(baseline.spread).max(current.spread)
+    floor.max(baseline.spread).max(current.spread).min(MAX_BAND.max(floor))
 }
 
 /// (max − min) / median; 0 for fewer than two values or a median of 0.
@@ -82,5 +91,7 @@ mod tests {
         assert_eq!(spread(&[5.0]), 0.0);
         assert_eq!(band(Normalised { value: 1.0, spread: 0.02 }, Normalised { value: 1.0, spread: 0.0 }, 0.1), 0.1);
         assert_eq!(band(Normalised { value: 1.0, spread: 0.3 }, Normalised { value: 1.0, spread: 0.1 }, 0.1), 0.3);
+        let wide = Normalised { value: 1.0, spread: 1.59 };
+        assert_eq!(band(wide, wide, 0.1), MAX_BAND, "a fall to nothing must be able to fail");
     }
 }

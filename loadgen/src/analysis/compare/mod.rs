@@ -28,6 +28,9 @@ pub enum Judgement {
     Regression,
     /// In the baseline, not in the current run.
     Missing,
+    /// Past its band or limit in one of two runs, within it in the other: the machine's noise
+    /// until a second run says otherwise ([`confirm`]).
+    Unconfirmed,
     /// Shown, not judged.
     Info,
 }
@@ -136,6 +139,33 @@ pub fn compare(baseline: &RunResult, current: &RunResult, floor: f64, only: &[St
         });
     }
     Comparison { rows, floor }
+}
+
+/// The verdict of a first run's comparison (`first`) checked against a second run of the
+/// same commit (`second`). Wrong outcomes, digests that disagree and missing figures fail in
+/// either run: a lost event is never noise. A figure judged against a band or a limit fails
+/// only when both runs put it past; past in one run only, it is [`Judgement::Unconfirmed`].
+/// Rows carry the second run's values.
+pub fn confirm(first: &Comparison, second: &Comparison) -> Comparison {
+    let failed_first = |name: &str| first.rows.iter().any(|r| r.name == name && r.fails());
+    let rows = second
+        .rows
+        .iter()
+        .map(|r| {
+            let hard = matches!(rule(&r.name), Rule::WrongOutcomes | Rule::MustStay);
+            let mut row = r.clone();
+            row.verdict = match (r.verdict, failed_first(&r.name)) {
+                (Judgement::Missing, _) => Judgement::Missing,
+                (_, true) if hard => Judgement::Regression,
+                (Judgement::Regression, true) => Judgement::Regression,
+                (Judgement::Regression, false) if hard => Judgement::Regression,
+                (Judgement::Regression, false) | (_, true) => Judgement::Unconfirmed,
+                (v, false) => v,
+            };
+            row
+        })
+        .collect();
+    Comparison { rows, floor: second.floor }
 }
 
 /// The change (positive = better) and the verdict for one figure under `rule`.

@@ -11,6 +11,7 @@ impl Judgement {
             Self::Better => "better",
             Self::Regression => "REGRESSION",
             Self::Missing => "MISSING",
+            Self::Unconfirmed => "unconfirmed",
             Self::Info => "info",
         }
     }
@@ -42,7 +43,15 @@ impl Comparison {
     pub fn summary(&self) -> String {
         let judged = self.judged().count();
         let failed: Vec<&str> = self.regressions().map(|r| r.name.as_str()).collect();
+        let unconfirmed: Vec<&str> =
+            self.rows.iter().filter(|r| r.verdict == Judgement::Unconfirmed).map(|r| r.name.as_str()).collect();
         let refs = "÷ ref: normalised by the same run's reference; ≤: a limit held whatever the baseline";
+        let unconfirmed = if unconfirmed.is_empty() {
+            String::new()
+        } else {
+            format!("; past its band or limit in one of two runs, not failed: {}", unconfirmed.join(", "))
+        };
+        let refs = format!("{refs}{unconfirmed}");
         if failed.is_empty() {
             format!(
                 "{judged} figures judged, none regressed beyond its noise band or limit (floor ±{:.0}%; {refs})",

@@ -116,3 +116,40 @@ fn late_starts_are_held_to_a_share_of_arrivals() {
     assert_eq!(row(&compare(&base, &bad, 0.1, &[]), "append.x.late_start_share").verdict, Judgement::Regression);
     assert!(compare(&base, &bad, 0.1, &[]).render(false).contains("≤5%"));
 }
+
+#[test]
+fn a_second_run_confirms_noise_bound_regressions_and_never_excuses_a_wrong_outcome() {
+    let base = result(&[
+        ("live.per-school.p99_ms", &[9.5]),
+        ("replay.fold.per_cpu_fold", &[0.9]),
+        ("append.per-school.errors", &[0.0]),
+        ("faults.lost", &[0.0]),
+        ("replay.digests_equal", &[1.0]),
+    ]);
+    let run = |p99: f64, fold: f64, errors: f64, lost: f64| {
+        result(&[
+            ("live.per-school.p99_ms", &[p99]),
+            ("replay.fold.per_cpu_fold", &[fold]),
+            ("append.per-school.errors", &[errors]),
+            ("faults.lost", &[lost]),
+            ("replay.digests_equal", &[1.0]),
+        ])
+    };
+    let first = compare(&base, &run(74.7, 0.3, 1.0, 0.0), 0.1, &[]);
+    assert_eq!(first.regressions().count(), 3);
+    // The second run holds the SLO, keeps the slow fold and loses an event: the p99 is
+    // unconfirmed, the fold confirmed, and both wrong outcomes fail whichever run had them.
+    let both = confirm(&first, &compare(&base, &run(9.0, 0.31, 0.0, 2.0), 0.1, &[]));
+    let verdict = |n: &str| row(&both, n).verdict;
+    assert_eq!(verdict("live.per-school.p99_ms"), Judgement::Unconfirmed);
+    assert_eq!(verdict("replay.fold.per_cpu_fold"), Judgement::Regression);
+    assert_eq!(verdict("append.per-school.errors"), Judgement::Regression);
+    assert_eq!(verdict("faults.lost"), Judgement::Regression);
+    assert_eq!(row(&both, "live.per-school.p99_ms").current, 9.0, "rows carry the second run");
+    assert!(both.summary().contains("one of two runs, not failed: live.per-school.p99_ms"));
+    // Past the band in the second run only: unconfirmed too, not a pass that hides it.
+    let first = compare(&base, &run(9.0, 0.9, 0.0, 0.0), 0.1, &[]);
+    let both = confirm(&first, &compare(&base, &run(60.0, 0.9, 0.0, 0.0), 0.1, &[]));
+    assert_eq!(row(&both, "live.per-school.p99_ms").verdict, Judgement::Unconfirmed);
+    assert_eq!(both.regressions().count(), 0);
+}
