@@ -247,3 +247,55 @@ async fn a_hung_server_gives_an_error_within_the_timeout() {
     .await;
     assert!(again.is_ok(), "appends resume after the server thaws");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_and_rill_say_when_a_commit_went_unanswered_and_a_retry_resolves_it() {
+    for strategy in [Strategy::Single, Strategy::Rill] {
+        let db = TestDatabase::create().await;
+        let store = Store::install(db.pool().await, Schema::new(strategy.layout(), PayloadType::Jsonb)).await.unwrap();
+        store.add_schools(&[1]).await.unwrap();
+        // A deferred trigger runs while the server commits: the backend is ended there, after
+        // the client sent its commit and before any answer.
+        sqlx::raw_sql(
+            "CREATE FUNCTION stall_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+               IF NEW.event_type = 'Slow' THEN PERFORM pg_sleep(60); END IF; RETURN NULL; END $$; \
+             CREATE CONSTRAINT TRIGGER stall_commit AFTER INSERT ON events DEFERRABLE INITIALLY DEFERRED \
+               FOR EACH ROW EXECUTE FUNCTION stall_commit();",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let appender = Appender::start(strategy, &store, TransactorConfig::default()).await.unwrap();
+        let mut slow = append(1, "{}");
+        slow.events[0].event_type = "Slow".into();
+        let pending = tokio::spawn({
+            let (appender, slow) = (appender.clone(), slow.clone());
+            async move { appender.append(slow).await }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let ended: Vec<bool> = sqlx::query_scalar(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND pid <> pg_backend_pid()",
+            )
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+            if !ended.is_empty() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{strategy:?}: the commit never reached the trigger");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let answer = pending.await.unwrap();
+        assert!(matches!(answer, Err(Error::OutcomeUnknown { .. })), "{strategy:?}: {answer:?}");
+        sqlx::raw_sql("DROP TRIGGER stall_commit ON events").execute(store.pool()).await.unwrap();
+        appender.append(slow.clone()).await.unwrap_or_else(|e| panic!("{strategy:?}: the retry: {e}"));
+        appender.append(slow.clone()).await.unwrap_or_else(|e| panic!("{strategy:?}: a second retry: {e}"));
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE id = $1")
+            .bind(slow.events[0].id)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(stored, 1, "{strategy:?}: written once");
+    }
+}

@@ -27,6 +27,17 @@ pub(crate) fn of_commit(action: &'static str) -> impl FnOnce(sqlx::Error) -> Err
     }
 }
 
+/// The error of an autocommitted statement (`single`'s one-event inserts): like a commit's,
+/// [`Error::OutcomeUnknown`] when the session broke after it was sent.
+pub(crate) fn autocommitted(e: Error) -> Error {
+    match e {
+        Error::Database { action, source } if sent_and_lost(&source) => {
+            Error::OutcomeUnknown { reason: format!("{action}: {source}") }
+        }
+        other => other,
+    }
+}
+
 /// What a failure that surely wrote nothing means for the appends it held: the server's
 /// refusal ([`Error::BatchFailed`]), or a server out of reach ([`Error::Unavailable`]).
 /// [`Error::OutcomeUnknown`] and the typed errors stay what they are.
@@ -88,6 +99,11 @@ mod tests {
         assert!(matches!(of_commit("committing")(io()), Error::OutcomeUnknown { .. }));
         assert!(matches!(of_commit("committing")(sqlx::Error::PoolTimedOut), Error::Database { .. }));
         assert!(!is_refusal(&of_commit("committing")(sqlx::Error::PoolTimedOut)));
+        let insert = |source| Error::Database { action: "inserting an event", source };
+        assert!(matches!(autocommitted(insert(io())), Error::OutcomeUnknown { .. }));
+        assert!(matches!(autocommitted(insert(sqlx::Error::PoolTimedOut)), Error::Database { .. }));
+        let empty = Error::EmptyAppend { stream: uuid::Uuid::nil() };
+        assert!(matches!(autocommitted(empty), Error::EmptyAppend { .. }));
         assert!(!is_refusal(&Error::OutcomeUnknown { reason: String::new() }));
     }
 }

@@ -26,13 +26,22 @@ pub(super) async fn append(store: &Store, a: Append) -> Result<Appended> {
             Inserted::Existing(_) => {
                 // A retry of an append that committed: its transaction is aborted now.
                 drop(tx);
-                return retried(store, &a).await;
+                return retried(store, &mut conn, &a).await;
             }
         }
     }
-    tx.commit().await.map_err(Error::db("committing events"))?;
+    tx.commit().await.map_err(super::outcome::of_commit("committing events"))?;
+    // The events are stored now: a failure below leaves the append to be finished by a retry
+    // with the same ids, which answers from what is stored.
+    give_insert_order(&mut conn, &positions).await.map_err(|e| Error::OutcomeUnknown {
+        reason: format!("the events committed, their insert order was not given ({e}); retry with the same ids"),
+    })?;
+    Ok(Appended { positions, version: a.expected_version + a.events.len() as i64 })
+}
 
-    for &position in &positions {
+/// Gives each stored event its insert order, one transaction each under the global lock.
+async fn give_insert_order(conn: &mut sqlx::PgConnection, positions: &[i64]) -> Result<()> {
+    for &position in positions {
         let mut tx = conn.begin().await.map_err(Error::db("starting a transaction"))?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(INSERT_ORDER_LOCK)
@@ -49,16 +58,20 @@ pub(super) async fn append(store: &Store, a: Append) -> Result<Appended> {
         .map_err(Error::db("giving an insert order"))?;
         tx.commit().await.map_err(Error::db("committing the insert order"))?;
     }
-    Ok(Appended { positions, version: a.expected_version + a.events.len() as i64 })
+    Ok(())
 }
 
-/// Answers a retried append from what is stored, when all of its events are.
-async fn retried(store: &Store, a: &Append) -> Result<Appended> {
+/// Answers a retried append from what is stored, when all of its events are, and gives
+/// those an insert order that a failure after their commit left without one.
+async fn retried(store: &Store, conn: &mut sqlx::PgConnection, a: &Append) -> Result<Appended> {
     let ids: Vec<uuid::Uuid> = a.events.iter().map(|e| e.id).collect();
     let found = store.positions_of(None, &ids).await?;
     let positions: Option<Vec<i64>> = ids.iter().map(|id| found.get(id).map(|(p, _)| *p)).collect();
     match positions {
-        Some(positions) => Ok(Appended { positions, version: a.expected_version + a.events.len() as i64 }),
+        Some(positions) => {
+            give_insert_order(conn, &positions).await?;
+            Ok(Appended { positions, version: a.expected_version + a.events.len() as i64 })
+        }
         None => Err(Error::Conflict {
             stream: a.stream,
             expected: a.expected_version,

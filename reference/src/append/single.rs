@@ -17,7 +17,10 @@ pub(super) async fn append(store: &Store, a: Append) -> Result<Appended> {
     let mut conn = store.pool().acquire().await.map_err(Error::db("acquiring a connection"))?;
     let mut positions = Vec::with_capacity(a.events.len());
     for (i, e) in a.events.iter().enumerate() {
-        let (Inserted::New(p) | Inserted::Existing(p)) = insert_one(&mut conn, store, &a, i, e).await?;
+        // Each insert commits on its own: a session lost under it leaves it perhaps written,
+        // and a retry with the same ids finds what was.
+        let inserted = insert_one(&mut conn, store, &a, i, e).await.map_err(super::outcome::autocommitted)?;
+        let (Inserted::New(p) | Inserted::Existing(p)) = inserted;
         positions.push(p);
     }
     Ok(Appended { positions, version: a.expected_version + a.events.len() as i64 })
