@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,8 @@ use crate::binaries::Binaries;
 use crate::error::{Error, Result};
 use crate::owner::Owner;
 use crate::profile::{machine_memory_bytes, Profile};
+
+mod small_wal;
 
 const SUPERUSER: &str = "stroom";
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -75,6 +78,11 @@ pub struct Cluster {
     own_dir: bool,
     profile: Profile,
     version: String,
+    /// The WAL's own filesystem, while it is on one ([`Cluster::wal_on_small_fs`]).
+    wal_fs: Mutex<Option<PathBuf>>,
+    /// Where [`Cluster::diagnose`] starts reading the log: past a disaster stroom made on
+    /// purpose and repaired (a full WAL filesystem).
+    log_seen: AtomicU64,
 }
 
 impl Cluster {
@@ -127,6 +135,8 @@ impl Cluster {
                         own_dir,
                         profile: options.profile,
                         version: bin.version.clone(),
+                        wal_fs: Mutex::new(None),
+                        log_seen: AtomicU64::new(0),
                     };
                     match cluster.wait_ready() {
                         Ok(()) => return Ok(cluster),
@@ -231,14 +241,15 @@ impl Cluster {
     /// What the server's log says went wrong, when it is a disaster a user must hear about
     /// by name: a full disk, or a server that crashed. `None` when the log shows neither.
     pub fn diagnose(&self) -> Option<String> {
-        let log = read_tail(&self.dir.join("postgres.log"), 16 * 1024);
+        let log = read_tail(&self.dir.join("postgres.log"), 16 * 1024, self.log_seen.load(Ordering::Relaxed));
         if log.contains("No space left on device") {
+            let full = self.wal_fs_mount().unwrap_or_else(|| self.dir.clone());
             // The field types differ between platforms, hence the casts.
             #[allow(clippy::unnecessary_cast)]
-            let free = nix::sys::statvfs::statvfs(&self.dir)
+            let free = nix::sys::statvfs::statvfs(&full)
                 .map(|s| format!("{} MB free", s.blocks_available() as u64 * s.fragment_size() as u64 / (1 << 20)))
                 .unwrap_or_else(|_| "free space unknown".into());
-            return Some(format!("the database server's disk is full ({}: {free})", self.dir.display()));
+            return Some(format!("the database server's disk is full ({}: {free})", full.display()));
         }
         let fatal = log.lines().rev().find(|l| l.contains("PANIC:") || l.contains("terminated by signal"))?;
         Some(format!("the database server failed ({})", fatal.trim()))
@@ -319,6 +330,8 @@ impl Drop for Cluster {
             return;
         }
         self.stop_server();
+        // Unmounted first, or removing the directory would stop at the mount point.
+        let _ = self.unmount_wal_fs();
         if !self.own_dir {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
@@ -486,12 +499,13 @@ fn log_says_port_taken(dir: &Path) -> bool {
     log_tail(&dir.join("postgres.log")).contains("could not bind")
 }
 
-fn read_tail(path: &Path, bytes: u64) -> String {
+/// The last `bytes` of the file, none of it before offset `from`.
+fn read_tail(path: &Path, bytes: u64, from: u64) -> String {
     let Ok(mut f) = File::open(path) else {
         return String::new();
     };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let _ = f.seek(SeekFrom::Start(len.saturating_sub(bytes)));
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(bytes).max(from)));
     let mut buf = Vec::new();
     let _ = f.read_to_end(&mut buf);
     String::from_utf8_lossy(&buf).into_owned()

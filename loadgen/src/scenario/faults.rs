@@ -19,11 +19,16 @@ pub enum Fault {
     LockStall,
     /// SIGKILL of the appending child process, and a new one that takes its leases over.
     ProcessRestart,
+    /// The WAL moved onto a small tmpfs, filled until the server panics, the filesystem grown
+    /// and the server restarted: crash recovery after a full disk. Needs root; last in the list,
+    /// since the WAL stays in memory until the phase ends.
+    DiskFull,
 }
 
 impl Fault {
     /// Every fault, in the default order.
-    pub const ALL: [Fault; 4] = [Self::BackendTerminate, Self::LockStall, Self::ProcessRestart, Self::PostmasterKill];
+    pub const ALL: [Fault; 5] =
+        [Self::BackendTerminate, Self::LockStall, Self::ProcessRestart, Self::PostmasterKill, Self::DiskFull];
 
     /// The name scenarios and figures use.
     pub fn name(self) -> &'static str {
@@ -32,12 +37,13 @@ impl Fault {
             Self::BackendTerminate => "backend-terminate",
             Self::LockStall => "lock-stall",
             Self::ProcessRestart => "process-restart",
+            Self::DiskFull => "disk-full",
         }
     }
 
     /// Whether the server restarts, after which `pg_amcheck` checks the store.
     pub fn crashes(self) -> bool {
-        self == Self::PostmasterKill
+        matches!(self, Self::PostmasterKill | Self::DiskFull)
     }
 }
 
@@ -89,6 +95,13 @@ pub(super) fn faults_plan(p: &Problems<'_>, r: &RawFaults) -> Result<FaultsPlan>
     };
     if faults.is_empty() {
         return Err(p.at(span(&r.faults), "faults.faults", "name at least one fault"));
+    }
+    if faults.iter().position(|f| *f == Fault::DiskFull).is_some_and(|i| i + 1 != faults.len()) {
+        return Err(p.at(
+            span(&r.faults),
+            "faults.faults",
+            "disk-full must come last: the WAL stays on its small in-memory filesystem until the phase ends",
+        ));
     }
     let rate = value(&r.rate, 500.0);
     if below(rate, 1.0) {

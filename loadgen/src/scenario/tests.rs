@@ -134,3 +134,14 @@ fn injected_faults_are_off_unless_set_and_bounded() {
     assert_eq!((s.inject.per_school_slowdown, s.inject.errors), (0.3, 1));
     assert!(err(&format!("{GOOD}[inject]\nper_school_slowdown = 1.5\n")).contains("inject.per_school_slowdown"));
 }
+
+#[test]
+fn a_full_disk_must_be_the_last_fault() {
+    let faults = |list: &str| format!("{GOOD}[faults]\nfaults = {list}\n");
+    let s = Scenario::parse(Path::new("s.toml"), &faults(r#"["postmaster-kill", "disk-full"]"#)).unwrap();
+    assert_eq!(s.faults.unwrap().faults.last(), Some(&Fault::DiskFull));
+    assert_eq!(
+        err(&faults(r#"["disk-full", "postmaster-kill"]"#)),
+        "s.toml:8: faults.faults: disk-full must come last: the WAL stays on its small in-memory filesystem until the phase ends"
+    );
+}

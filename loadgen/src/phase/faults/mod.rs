@@ -21,6 +21,7 @@ use stroom_reference::{Appender, Layout, Schema, Strategy, TransactorConfig};
 use self::acks::Acks;
 use self::check::Found;
 use self::drive::{Seen, Users};
+use self::inject::Injected;
 use super::all_schools;
 use crate::error::Result;
 use crate::figures::{Figure, Figures};
@@ -114,7 +115,16 @@ pub async fn run(
     for &fault in &plan.faults {
         let at = Instant::now();
         let stall = Duration::from_secs_f64(plan.stall_s);
-        let what = inject::inject(fault, cluster, &store, stall, writer.as_mut()).await?;
+        let what = match inject::inject(fault, cluster, &store, stall, writer.as_mut()).await? {
+            Injected::Done(what) => what,
+            Injected::NotRun(why) => {
+                let line = format!("faults: {}: NOT RUN: {why}", fault.name());
+                note(format_args!("{line}"));
+                notes.push(line);
+                figures.insert(format!("faults.{}.not_run", fault.name()), Figure::from_repetitions("flag", vec![1.0]));
+                continue;
+            }
+        };
         let over = Instant::now();
         note(format_args!("faults: {}: {what}", fault.name()));
         notes.push(format!("faults: {}: {what}", fault.name()));
@@ -156,6 +166,11 @@ pub async fn run(
     let unresolved = acks.snapshot().2 + child_unresolved;
     appender.stop().await;
     store.pool().close().await;
+    if cluster.wal_fs_mount().is_some() {
+        // A clean stop and start: the WAL goes back beside the data before anything else runs.
+        tokio::task::block_in_place(|| cluster.wal_back_to_disk())?;
+        note(format_args!("faults: the WAL is back in the data directory"));
+    }
 
     let one = |unit: &str, v: f64| Figure::from_repetitions(unit, vec![v]);
     figures.insert("faults.acknowledged".into(), one("events", (acked.len() + child_acked.len()) as f64));
