@@ -39,7 +39,7 @@ pub async fn open_store(url: &str, name: &str, schema: Schema, connections: u32)
     // one-row inserts cost single-event appends about a third of their rate.
     let plan_cache_mode = match schema.layout {
         stroom_reference::Layout::Partitioned => "force_custom_plan",
-        stroom_reference::Layout::SingleLog => "auto",
+        stroom_reference::Layout::SingleLog | stroom_reference::Layout::RillLog => "auto",
     };
     let options = base.options([("search_path", namespace.as_str()), ("plan_cache_mode", plan_cache_mode)]);
     // sqlx pings every pooled connection before handing it out by default: one extra round

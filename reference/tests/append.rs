@@ -78,6 +78,22 @@ async fn every_strategy_reads_back_exactly_what_it_appended() {
 }
 
 #[tokio::test]
+async fn an_expected_version_ahead_of_the_stream_is_a_conflict_in_every_strategy() {
+    for (strategy, writer) in variants() {
+        let (store, appender) = appender_with(strategy, writer).await;
+        let stream = Uuid::new_v4();
+        appender.append(append(1, stream, 0, vec![event(0)])).await.unwrap();
+        let ahead = appender.append(append(1, stream, 5, vec![event(1), event(2)])).await;
+        assert!(
+            matches!(ahead, Err(Error::Conflict { expected: 5, actual: 1, .. })),
+            "{strategy:?}/{writer:?}: {ahead:?}"
+        );
+        assert_eq!(store.stream_version(stream).await.unwrap(), 1, "{strategy:?}/{writer:?}: no gap was written");
+        appender.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn concurrent_appends_on_one_stream_have_one_winner_per_version() {
     for (strategy, writer) in variants() {
         let (store, appender) = appender_with(strategy, writer).await;

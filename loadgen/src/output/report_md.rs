@@ -58,6 +58,8 @@ pub const RATIOS: &[(&str, &str, &str, Option<f64>)] = &[
         None,
     ),
     ("parallel ÷ sequential replay", "replay.parallel.events_per_s", "replay.sequential.events_per_s", None),
+    ("parallel replay ÷ rill's catch-up replay", "replay.parallel.events_per_s", "replay.rill.events_per_s", None),
+    ("sequential replay ÷ rill's catch-up replay", "replay.sequential.events_per_s", "replay.rill.events_per_s", None),
 ];
 
 /// The headline ratios a result has: (label, value, target).

@@ -2,7 +2,7 @@
 //!
 //! | strategy | layout | what it does |
 //! |---|---|---|
-//! | `rill` | single log | the 2017 algorithm: insert, then give each event its global insert order in a transaction of its own under one global advisory lock |
+//! | `rill` | rill log | the 2017 library as published: a command's events in one transaction; the log's statement trigger gives each its insert order under an advisory lock held to COMMIT |
 //! | `single` | single log | one event per transaction, as pgbench would |
 //! | `batched` | single log | one [`Transactor`] over the whole log, group-committing many commands per transaction |
 //! | `per-school` | partitioned | one [`Transactor`] per school, sharing a connection pool |
@@ -23,7 +23,6 @@ use uuid::Uuid;
 
 pub(crate) use input::check_input;
 pub use lanes::Lanes;
-pub use rill::INSERT_ORDER_LOCK as RILL_INSERT_ORDER_LOCK;
 pub use rows::RowWriter;
 pub use transactor::{default_commit_lanes, Transactor, TransactorConfig};
 
@@ -90,7 +89,8 @@ impl Strategy {
     pub fn layout(self) -> Layout {
         match self {
             Self::PerSchool => Layout::Partitioned,
-            _ => Layout::SingleLog,
+            Self::Rill => Layout::RillLog,
+            Self::Single | Self::Batched => Layout::SingleLog,
         }
     }
 }

@@ -37,7 +37,8 @@ pub(super) enum Inserted {
 }
 
 /// Inserts event `i` of `a` in one statement that also registers the stream, or checks that
-/// it belongs to `a.school`.
+/// it belongs to `a.school`, and that the version before it is stored: an expected version
+/// ahead of the stream is a [`Error::Conflict`], not a gap.
 pub(super) async fn insert_one(
     conn: &mut PgConnection,
     store: &Store,
@@ -51,7 +52,9 @@ pub(super) async fn insert_one(
          owner AS (SELECT school FROM reg UNION ALL SELECT school FROM streams WHERE stream = $1 LIMIT 1) \
          INSERT INTO events (school, id, stream, version, event_type, recorded_at, payload, metadata) \
          SELECT $2, $3, $1, $4, $5, to_timestamp($6::float8 / 1e6), {}, $8::jsonb \
-         WHERE (SELECT school FROM owner) = $2 RETURNING global_position",
+         WHERE (SELECT school FROM owner) = $2 \
+           AND ($4 = 1 OR EXISTS (SELECT 1 FROM events WHERE stream = $1 AND version = $4 - 1)) \
+         RETURNING global_position",
         store.schema().payload.from_bytea("$7")
     );
     // A statement that waited on another transaction's registration of the same stream does
@@ -73,6 +76,13 @@ pub(super) async fn insert_one(
             Ok(None) => match store.stream_school(a.stream).await? {
                 Some(owner) if owner != a.school => {
                     return Err(Error::WrongSchool { stream: a.stream, school: a.school, owner })
+                }
+                Some(_) if version > 1 => {
+                    let actual = store.stream_version(a.stream).await?;
+                    if actual < version - 1 {
+                        return Err(Error::Conflict { stream: a.stream, expected: a.expected_version, actual });
+                    }
+                    continue;
                 }
                 _ => continue,
             },

@@ -1,11 +1,13 @@
-//! Rebuilding the read model from the log: `sequential` (one reader in global order, the
-//! baseline that took 8 hours for 300M events) or `parallel` (course material, then schools
-//! on N workers, largest first, merged). Both must give the same digest.
+//! Rebuilding the read model from the log: `rill` (the 2017 catch-up read: pages of 100 rows
+//! in global order, deserialised on a second thread), `sequential` (one streaming reader in
+//! global order) or `parallel` (course material, then schools on N workers, largest first,
+//! merged). All must give the same digest.
 
 mod copy_out;
 mod decode;
 mod memory;
 mod postgres;
+mod rill;
 
 use std::time::Duration;
 
@@ -15,6 +17,7 @@ pub use memory::MemoryLog;
 pub use postgres::{
     copy_out_parallel, keyset, parallel, parallel_counted, replay_columns, sequential, sequential_counted,
 };
+pub use rill::{rill_catch_up, rill_catch_up_counted, RILL_PAGE};
 
 use crate::read_model::ReadModel;
 

@@ -18,7 +18,7 @@ use crate::store::{Layout, Store};
 pub fn replay_columns(store: &Store) -> &'static str {
     match store.schema().layout {
         Layout::Partitioned => "school, position, recorded_at, event_type, payload",
-        Layout::SingleLog => "school, global_position, recorded_at, event_type, payload",
+        Layout::SingleLog | Layout::RillLog => "school, global_position, recorded_at, event_type, payload",
     }
 }
 
@@ -155,7 +155,7 @@ async fn copy_out_bytes(store: &Store, select: &str) -> Result<u64> {
 fn school_select(store: &Store, school: School) -> String {
     let order = match store.schema().layout {
         Layout::Partitioned => "position",
-        Layout::SingleLog => "global_position",
+        Layout::SingleLog | Layout::RillLog => "global_position",
     };
     format!("SELECT {} FROM events WHERE school = {school} ORDER BY {order}", replay_columns(store))
 }
@@ -164,7 +164,9 @@ fn school_select(store: &Store, school: School) -> String {
 async fn schools_largest_first(store: &Store) -> Result<Vec<School>> {
     let sql = match store.schema().layout {
         Layout::Partitioned => "SELECT school FROM school_heads WHERE school >= 0 ORDER BY position DESC, school",
-        Layout::SingleLog => "SELECT school FROM events GROUP BY school ORDER BY count(*) DESC, school",
+        Layout::SingleLog | Layout::RillLog => {
+            "SELECT school FROM events GROUP BY school ORDER BY count(*) DESC, school"
+        }
     };
     sqlx::query_scalar(sql).fetch_all(store.pool()).await.map_err(Error::db("sizing schools"))
 }

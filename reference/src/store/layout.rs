@@ -7,8 +7,12 @@ use std::fmt;
 pub enum Layout {
     /// Declaratively partitioned by school, one LIST partition per school (the target).
     Partitioned,
-    /// One unpartitioned table with a global insert order (the 2017 baseline).
+    /// One unpartitioned table with a global insert order.
     SingleLog,
+    /// The single log as the 2017 library published it: the same table, and a statement
+    /// trigger that numbers `insert_order` under a transaction-scoped advisory lock
+    /// (`schema.rs`, [`crate::append::Strategy::Rill`]).
+    RillLog,
 }
 
 /// The payload column's type.
@@ -28,12 +32,18 @@ impl Layout {
         match self {
             Self::Partitioned => "partitioned",
             Self::SingleLog => "single-log",
+            Self::RillLog => "rill-log",
         }
     }
 
-    /// Parses a scenario's spelling.
+    /// Parses a scenario's spelling (`rill-log` is the rill strategy's own).
     pub fn parse(s: &str) -> Option<Self> {
         [Self::Partitioned, Self::SingleLog].into_iter().find(|l| l.name() == s)
+    }
+
+    /// Whether the log is one table in global order (`SingleLog` or `RillLog`).
+    pub fn single_table(self) -> bool {
+        matches!(self, Self::SingleLog | Self::RillLog)
     }
 }
 

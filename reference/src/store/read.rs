@@ -56,7 +56,7 @@ impl SchoolReader {
         }
         let key = match self.store.schema().layout {
             Layout::Partitioned => "position",
-            Layout::SingleLog => "global_position",
+            Layout::SingleLog | Layout::RillLog => "global_position",
         };
         let sql = format!(
             "SELECT {} FROM events WHERE school = $1 AND {key} > $2 ORDER BY {key} LIMIT $3",
@@ -73,7 +73,7 @@ impl SchoolReader {
         if let Some(last) = events.last() {
             self.after = match self.store.schema().layout {
                 Layout::Partitioned => last.position.unwrap_or(self.after),
-                Layout::SingleLog => last.global_position,
+                Layout::SingleLog | Layout::RillLog => last.global_position,
             };
         }
         events.iter_mut().for_each(|e| self.store.upcasters.apply(e));

@@ -56,6 +56,7 @@ impl Schema {
                 sql
             }
             (Layout::SingleLog, _) => SINGLE_LOG.to_string(),
+            (Layout::RillLog, _) => format!("{SINGLE_LOG}{RILL}"),
         };
         vec![
             migration(1, "event log", log.replace("{payload}", self.payload.name())),
@@ -98,9 +99,9 @@ CREATE TABLE events (
 CREATE INDEX events_global ON events (global_position);
 "#;
 
-/// One table in global insert order, as the 2017 system had it. `insert_order` is given
-/// afterwards, one transaction per event, by the rill strategy; the others leave it empty and
-/// rely on `global_position`. `position` (per school) is only set by bulk loads.
+/// One table in global insert order, as the 2017 system had it. `insert_order` is rill's
+/// (`RILL` below gives it); the other strategies leave it empty and rely on
+/// `global_position`. `position` (per school) is only set by bulk loads.
 const SINGLE_LOG: &str = r#"
 CREATE SEQUENCE events_global_seq;
 CREATE TABLE events (
@@ -120,6 +121,32 @@ CREATE TABLE events (
 );
 CREATE UNIQUE INDEX events_insert_order ON events (insert_order);
 CREATE INDEX events_school ON events (school, global_position);
+"#;
+
+/// What the rill layout adds to the single log, after `rill-psql`'s published schema
+/// (rill-event-sourcing/rill, `psql_schema.sql`): a sequence for `insert_order`, indexes on the
+/// stream and the event type, and an `AFTER INSERT … FOR EACH STATEMENT` trigger that takes
+/// `pg_advisory_xact_lock(3333, <the table's oid>)` and numbers every row still without an
+/// insert order, in (stream, version) order. The lock is held to COMMIT, so appends are
+/// serialised through their commits and `insert_order` follows commit visibility. It fires
+/// for COPY as well, so bulk loads are numbered too. Written here from the published design.
+const RILL: &str = r#"
+CREATE SEQUENCE events_insert_order_seq OWNED BY events.insert_order;
+CREATE INDEX events_stream ON events (stream);
+CREATE INDEX events_event_type ON events (event_type);
+CREATE FUNCTION events_set_insert_order() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    e record;
+BEGIN
+    PERFORM pg_advisory_xact_lock(3333, 'events'::regclass::oid::integer);
+    FOR e IN SELECT stream, version FROM events WHERE insert_order IS NULL ORDER BY stream, version LOOP
+        UPDATE events SET insert_order = nextval('events_insert_order_seq')
+         WHERE stream = e.stream AND version = e.version;
+    END LOOP;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER events_set_insert_order AFTER INSERT ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION events_set_insert_order();
 "#;
 
 /// One row per school: its last position, and which writer holds it. Appends lock only

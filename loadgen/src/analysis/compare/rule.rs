@@ -118,7 +118,7 @@ pub fn rule(name: &str) -> Rule {
         ["faults", "gaps" | "streams_across_schools" | "refused_stored" | "unresolved" | "amcheck_failures"] => {
             Rule::WrongOutcomes
         }
-        ["replay", "sequential" | "parallel" | "cold", "per_copy_out"]
+        ["replay", "rill" | "sequential" | "parallel" | "cold", "per_copy_out"]
         | ["replay", "memory" | "fold", "per_cpu_fold"]
         | ["generate", "per_cpu_fold"] => Rule::Higher(Norm::None),
         ["replay", "peak_rss_mb"] => Rule::Lower(Norm::None),
