@@ -259,7 +259,7 @@ async fn open_schedules(
         let (appender, feed) = s.restart(plan.open_start_hour).await?;
         let progress = Progress::phase(&format!("append {name}: open loop, {rate}"));
         let started = SystemTime::now();
-        let Window { recorded, saturated } = open_loop(
+        let Window { recorded, saturated, host } = open_loop(
             appender,
             feed,
             (rate, plan.arrivals, seed),
@@ -277,7 +277,7 @@ async fn open_schedules(
         }
         s.errors += recorded.errors;
         let prefix = format!("append.{name}.{label}");
-        record_open(figures, &prefix, &recorded, saturated);
+        record_open(figures, &prefix, &recorded, saturated, host);
         if let Arrival::Ramp { .. } = rate {
             let held = slo_held_to(&recorded, rate, plan.open_duration_s, s.scenario.slo_p99_ms);
             figures.insert(format!("{prefix}.slo_held_to_events_per_s"), one("events/s", held));
@@ -312,6 +312,7 @@ async fn slo_search(
         .round();
     let mut search = Search::new(Bounds { start, max_steps: search_plan.max_steps, tolerance: search_plan.tolerance });
     let mut steps: Vec<(Step, Activity, Recorded)> = Vec::new();
+    let mut steal: Option<f64> = None;
     while let Some(rate) = search.next_rate() {
         let rate = rate.round();
         let i = steps.len() + 1;
@@ -324,7 +325,7 @@ async fn slo_search(
             search_plan.step_s
         ));
         let watch = ActivityWatch::start(pool);
-        let Window { recorded, saturated } = open_loop(
+        let Window { recorded, saturated, host } = open_loop(
             appender,
             feed,
             (Arrival::Constant(rate), plan.arrivals, seed),
@@ -346,8 +347,11 @@ async fn slo_search(
             if passed { "within the SLO" } else { "outside the SLO" }
         ));
         s.errors += recorded.errors;
+        if let Some((_, st)) = host {
+            steal = Some(steal.map_or(st, |m| m.max(st)));
+        }
         let prefix = format!("append.{name}.slo_step{i}");
-        record_open(figures, &prefix, &recorded, saturated);
+        record_open(figures, &prefix, &recorded, saturated, host);
         figures.insert(format!("{prefix}.passed"), one("flag", f64::from(u8::from(passed))));
         figures.insert(format!("{prefix}.checkpoints"), one("count", activity.checkpoints_at.len() as f64));
         figures.insert(format!("{prefix}.autovacuums"), one("count", activity.autovacuums_at.len() as f64));
@@ -358,6 +362,10 @@ async fn slo_search(
     let found = search.found();
     let prefix = format!("append.{name}");
     figures.insert(format!("{prefix}.slo_rate_events_per_s"), one("events/s", found.rate));
+    if let Some(steal) = steal {
+        // The most the hypervisor took in any step: one starved step moves the rate found.
+        figures.insert(format!("{prefix}.slo_host_steal_share"), one("share", steal));
+    }
     if let Some(failed) = found.failed_at {
         figures.insert(format!("{prefix}.slo_failed_at_events_per_s"), one("events/s", failed));
     }

@@ -90,12 +90,7 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &LivePlan, figures: &mut 
         let started = SystemTime::now();
         let host = HostCpu::now();
         let (recorded, loads, rejected, saturated) = drive(&handler, &commands, window_start_us, plan).await;
-        if let Some((busy, steal)) = host.zip(HostCpu::now()).and_then(|(a, b)| a.shares(b)) {
-            // Shown, not judged: a run whose p99 passed the SLO while the hypervisor took a
-            // share of the machine says so here.
-            figures.insert(format!("live.{name}.host_busy_share"), Figure::from_repetitions("share", vec![busy]));
-            figures.insert(format!("live.{name}.host_steal_share"), Figure::from_repetitions("share", vec![steal]));
-        }
+        let host = host.zip(HostCpu::now()).and_then(|(a, b)| a.shares(b));
         progress.done(recorded.latency.len(), plan.wall_seconds() - plan.warmup_s);
         if saturated {
             note(format_args!("live {name}: the backlog passed five seconds of arrivals; dispatch stopped early"));
@@ -103,7 +98,7 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &LivePlan, figures: &mut 
         if rejected > 0 {
             note(format_args!("live {name}: {rejected} commands were rejected by their aggregate"));
         }
-        record(figures, &format!("live.{name}"), &recorded, &loads, plan, rejected, saturated);
+        record(figures, &format!("live.{name}"), (&recorded, &loads), plan, rejected, (saturated, host));
         let path = std::env::temp_dir().join(format!("stroom-{}-live-{name}.hlog", std::process::id()));
         if recorded.write_interval_log(&path, started).is_ok() {
             outcome.logs.push((format!("hdr/live-{name}.hlog"), std::fs::read(&path).unwrap_or_default()));
@@ -130,17 +125,16 @@ fn peak_rate(commands: &[Scheduled], speedup: f64) -> f64 {
 fn record(
     figures: &mut Figures,
     prefix: &str,
-    r: &Recorded,
-    loads: &Histogram<u64>,
+    (r, loads): (&Recorded, &Histogram<u64>),
     plan: &LivePlan,
     rejected: u64,
-    saturated: bool,
+    (saturated, host): (bool, Option<(f64, f64)>),
 ) {
     let one = |unit: &str, v: f64| Figure::from_repetitions(unit, vec![v]);
     let measured_s = plan.wall_seconds() - plan.warmup_s;
     // The open loop's figures (percentiles from the due time, late starts, saturation), then
     // what only commands have.
-    super::open_loop::record_open(figures, prefix, r, saturated);
+    super::open_loop::record_open(figures, prefix, r, saturated, host);
     figures.insert(format!("{prefix}.load_p50_ms"), one("ms", loads.value_at_quantile(0.5) as f64 / 1000.0));
     figures.insert(format!("{prefix}.load_p99_ms"), one("ms", loads.value_at_quantile(0.99) as f64 / 1000.0));
     figures.insert(format!("{prefix}.errors"), one("count", r.errors as f64));

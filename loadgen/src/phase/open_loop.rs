@@ -18,6 +18,7 @@ use super::feed::Feed;
 use super::schedule::Schedule;
 use crate::figures::{Figure, Figures};
 use crate::latency::{aggregate, Recorded, Sample};
+use crate::measure::HostCpu;
 use crate::progress::note;
 use crate::scenario::{Arrival, Arrivals};
 
@@ -54,6 +55,8 @@ pub(super) struct Window {
     pub recorded: Recorded,
     /// Whether dispatch stopped early at saturation.
     pub saturated: bool,
+    /// The whole machine's (busy, steal) shares of CPU over the window, where readable.
+    pub host: Option<(f64, f64)>,
 }
 
 /// Dispatches on the `rate` schedule for the warm-up plus the measured window.
@@ -65,6 +68,7 @@ pub(super) async fn open_loop(
     (warmup_s, duration_s): (f64, f64),
     failures: &Failures,
 ) -> Window {
+    let host = HostCpu::now();
     let start = Instant::now();
     let from = start + Duration::from_secs_f64(warmup_s);
     let until = from + Duration::from_secs_f64(duration_s);
@@ -128,7 +132,8 @@ pub(super) async fn open_loop(
     }
     let mut recorded = aggregator.await.expect("aggregator task");
     recorded.unsent = unsent;
-    Window { recorded, saturated }
+    let host = host.zip(HostCpu::now()).and_then(|(a, b)| a.shares(b));
+    Window { recorded, saturated, host }
 }
 
 /// The arrival rate reached before the first second whose p99 latency broke the SLO; the
@@ -141,8 +146,16 @@ pub(super) fn slo_held_to(r: &Recorded, rate: Arrival, duration_s: f64, slo_ms: 
     }
 }
 
-/// The figures of one window under `prefix`.
-pub(crate) fn record_open(figures: &mut Figures, prefix: &str, r: &Recorded, saturated: bool) {
+/// The figures of one window under `prefix`. `host` is the machine's (busy, steal) shares over
+/// it: shown, and the gate's judge of whether the window measured stroom or the VM's
+/// neighbours (`analysis::compare::rule::STEAL_LIMIT`).
+pub(crate) fn record_open(
+    figures: &mut Figures,
+    prefix: &str,
+    r: &Recorded,
+    saturated: bool,
+    host: Option<(f64, f64)>,
+) {
     let one = |unit: &str, v: f64| Figure::from_repetitions(unit, vec![v]);
     let ms = |q| one("ms", r.latency_ms(q));
     figures.insert(format!("{prefix}.p50_ms"), ms(0.5));
@@ -158,6 +171,10 @@ pub(crate) fn record_open(figures: &mut Figures, prefix: &str, r: &Recorded, sat
     figures.insert(format!("{prefix}.saturated"), one("flag", f64::from(u8::from(saturated))));
     figures.insert(format!("{prefix}.throughput_events_per_s"), one("events/s", r.served_per_s()));
     figures.insert(format!("{prefix}.offered_events_per_s"), one("events/s", r.offered_per_s()));
+    if let Some((busy, steal)) = host {
+        figures.insert(format!("{prefix}.host_busy_share"), one("share", busy));
+        figures.insert(format!("{prefix}.host_steal_share"), one("share", steal));
+    }
 }
 
 /// The figures of one window that [`worst_of`] takes the worst of across schedules.
@@ -173,6 +190,8 @@ pub(crate) const WORST_OF: &[&str] = &[
     "errors",
     "unsent",
     "saturated",
+    "host_busy_share",
+    "host_steal_share",
 ];
 
 /// Sets `<prefix>.<figure>` to the worst (largest) of `<prefix>.<label>.<figure>` over the

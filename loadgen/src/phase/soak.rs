@@ -86,7 +86,7 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &SoakPlan, rate: f64, fig
     ));
     let watch = ActivityWatch::start(store.pool().clone());
     let failures = Failures::default();
-    let Window { recorded, saturated } = open_loop(
+    let Window { recorded, saturated, host } = open_loop(
         &appender,
         &mut feed,
         (Arrival::Constant(rate), Arrivals::Poisson, scenario.seed),
@@ -105,7 +105,7 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &SoakPlan, rate: f64, fig
 
     let one = |unit: &str, v: f64| Figure::from_repetitions(unit, vec![v]);
     figures.insert("soak.rate_events_per_s".into(), one("events/s", rate));
-    record_open(figures, "soak", &recorded, saturated);
+    record_open(figures, "soak", &recorded, saturated, host);
     let minutes = recorded.per_minute();
     let mut series: Series = vec![
         ("soak.p50_per_minute".into(), Vec::new()),

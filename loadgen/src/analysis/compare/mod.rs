@@ -31,6 +31,9 @@ pub enum Judgement {
     /// Past its band or limit in one of two runs, within it in the other: the machine's noise
     /// until a second run says otherwise ([`confirm`]).
     Unconfirmed,
+    /// Past its limit while the hypervisor took more than [`rule::STEAL_LIMIT`] of the CPU
+    /// (the row's `steal`): not judged, and named in the summary.
+    Starved,
     /// Shown, not judged.
     Info,
 }
@@ -52,6 +55,9 @@ pub struct Row {
     pub band: f64,
     /// The limit the current value had to stay under, for figures held to one.
     pub limit: Option<f64>,
+    /// The hypervisor's share of the CPU while the current value was measured, for figures
+    /// held to an absolute limit.
+    pub steal: Option<f64>,
     /// The outcome.
     pub verdict: Judgement,
 }
@@ -80,7 +86,12 @@ impl Comparison {
 
     /// Rows the gate judged.
     pub fn judged(&self) -> impl Iterator<Item = &Row> {
-        self.rows.iter().filter(|r| r.verdict != Judgement::Info)
+        self.rows.iter().filter(|r| !matches!(r.verdict, Judgement::Info | Judgement::Starved))
+    }
+
+    /// Rows past their limit on a starved host, not judged.
+    pub fn starved(&self) -> impl Iterator<Item = &Row> {
+        self.rows.iter().filter(|r| r.verdict == Judgement::Starved)
     }
 }
 
@@ -107,6 +118,7 @@ pub fn compare(baseline: &RunResult, current: &RunResult, floor: f64, only: &[St
                 change: 0.0,
                 band: 0.0,
                 limit: None,
+                steal: None,
                 verdict,
             });
             continue;
@@ -126,7 +138,11 @@ pub fn compare(baseline: &RunResult, current: &RunResult, floor: f64, only: &[St
             Rule::LateShare => Some(rule::LATE_START_LIMIT),
             _ => None,
         };
-        let (change, verdict) = judge(r, b.value, c.value, band, limit);
+        let (change, mut verdict) = judge(r, b.value, c.value, band, limit);
+        let steal = rule::steal_figure(name).and_then(|s| current.figures.get(&s)).map(|f| f.value);
+        if verdict == Judgement::Regression && steal.is_some_and(|s| s > rule::STEAL_LIMIT) {
+            verdict = Judgement::Starved;
+        }
         rows.push(Row {
             name: name.clone(),
             baseline: b.value,
@@ -135,6 +151,7 @@ pub fn compare(baseline: &RunResult, current: &RunResult, floor: f64, only: &[St
             change,
             band,
             limit,
+            steal,
             verdict,
         });
     }
@@ -144,23 +161,27 @@ pub fn compare(baseline: &RunResult, current: &RunResult, floor: f64, only: &[St
 /// The verdict of a first run's comparison (`first`) checked against a second run of the
 /// same commit (`second`). Wrong outcomes, digests that disagree and missing figures fail in
 /// either run: a lost event is never noise. A figure judged against a band or a limit fails
-/// only when both runs put it past; past in one run only, it is [`Judgement::Unconfirmed`].
-/// Rows carry the second run's values.
+/// only when both runs put it past; past in one run only, or past in one and measured on a
+/// starved host in the other, it is [`Judgement::Unconfirmed`]. Rows carry the second run's
+/// values.
 pub fn confirm(first: &Comparison, second: &Comparison) -> Comparison {
-    let failed_first = |name: &str| first.rows.iter().any(|r| r.name == name && r.fails());
+    let in_first = |name: &str| first.rows.iter().find(|r| r.name == name).map(|r| r.verdict);
     let rows = second
         .rows
         .iter()
         .map(|r| {
             let hard = matches!(rule(&r.name), Rule::WrongOutcomes | Rule::MustStay);
+            let before = in_first(&r.name);
+            let failed_first = before.is_some_and(|v| v == Judgement::Regression);
             let mut row = r.clone();
-            row.verdict = match (r.verdict, failed_first(&r.name)) {
-                (Judgement::Missing, _) => Judgement::Missing,
-                (_, true) if hard => Judgement::Regression,
-                (Judgement::Regression, true) => Judgement::Regression,
-                (Judgement::Regression, false) if hard => Judgement::Regression,
-                (Judgement::Regression, false) | (_, true) => Judgement::Unconfirmed,
-                (v, false) => v,
+            row.verdict = match (r.verdict, before) {
+                (Judgement::Missing, _) | (_, Some(Judgement::Missing)) => Judgement::Missing,
+                (Judgement::Regression, _) if hard => Judgement::Regression,
+                _ if hard && failed_first => Judgement::Regression,
+                (Judgement::Regression, Some(Judgement::Regression)) => Judgement::Regression,
+                (Judgement::Regression, _) => Judgement::Unconfirmed,
+                _ if failed_first => Judgement::Unconfirmed,
+                (v, _) => v,
             };
             row
         })

@@ -12,6 +12,7 @@ impl Judgement {
             Self::Regression => "REGRESSION",
             Self::Missing => "MISSING",
             Self::Unconfirmed => "unconfirmed",
+            Self::Starved => "not judged",
             Self::Info => "info",
         }
     }
@@ -51,7 +52,18 @@ impl Comparison {
         } else {
             format!("; past its band or limit in one of two runs, not failed: {}", unconfirmed.join(", "))
         };
-        let refs = format!("{refs}{unconfirmed}");
+        let starved: Vec<String> =
+            self.starved().map(|r| format!("{} (steal {:.0}%)", r.name, r.steal.unwrap_or(f64::NAN) * 100.0)).collect();
+        let starved = if starved.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; past its limit while the hypervisor took over {:.0}% of the CPU, NOT JUDGED: {}",
+                super::rule::STEAL_LIMIT * 100.0,
+                starved.join(", ")
+            )
+        };
+        let refs = format!("{refs}{unconfirmed}{starved}");
         if failed.is_empty() {
             format!(
                 "{judged} figures judged, none regressed beyond its noise band or limit (floor ±{:.0}%; {refs})",
@@ -75,7 +87,7 @@ impl Comparison {
         let _ = writeln!(s, "{}\n", self.summary());
         let _ = writeln!(s, "| figure | baseline | current | change | band | verdict |");
         let _ = writeln!(s, "|---|---:|---:|---:|---:|---|");
-        for r in self.judged() {
+        for r in self.rows.iter().filter(|r| r.verdict != Judgement::Info) {
             let _ = writeln!(
                 s,
                 "| `{}` | {} | {} | {} | {} | {} |",

@@ -153,3 +153,43 @@ fn a_second_run_confirms_noise_bound_regressions_and_never_excuses_a_wrong_outco
     assert_eq!(row(&both, "live.per-school.p99_ms").verdict, Judgement::Unconfirmed);
     assert_eq!(both.regressions().count(), 0);
 }
+
+#[test]
+fn a_figure_missing_from_the_first_run_fails_though_the_second_has_it() {
+    let base = result(&[("replay.fold.per_cpu_fold", &[0.9]), ("live.per-school.p99_ms", &[9.5])]);
+    let first = compare(&base, &result(&[("live.per-school.p99_ms", &[60.0])]), 0.1, &[]);
+    assert_eq!(row(&first, "replay.fold.per_cpu_fold").verdict, Judgement::Missing);
+    let second = result(&[("replay.fold.per_cpu_fold", &[0.9]), ("live.per-school.p99_ms", &[9.0])]);
+    let both = confirm(&first, &compare(&base, &second, 0.1, &[]));
+    assert_eq!(row(&both, "replay.fold.per_cpu_fold").verdict, Judgement::Missing);
+    assert_eq!(both.regressions().count(), 1);
+}
+
+#[test]
+fn a_limit_broken_on_a_starved_host_is_not_judged_and_says_so() {
+    let base = result(&[("live.per-school.p99_ms", &[9.5]), ("live.per-school.late_start_share", &[0.0003])]);
+    // CI's VM on 2026-12-01: 48.7% of the CPU went to other guests during the live step.
+    let ci = |p99: f64, steal: f64| {
+        result(&[
+            ("live.per-school.p99_ms", &[p99]),
+            ("live.per-school.late_start_share", &[0.598]),
+            ("live.per-school.host_steal_share", &[steal]),
+        ])
+    };
+    let c = compare(&base, &ci(622.0, 0.487), 0.1, &[]);
+    assert_eq!(c.regressions().count(), 0);
+    let r = row(&c, "live.per-school.p99_ms");
+    assert_eq!((r.verdict, r.steal), (Judgement::Starved, Some(0.487)));
+    assert_eq!(c.judged().count(), 0, "a starved row is not counted as judged");
+    assert!(c.summary().contains("NOT JUDGED: live.per-school.late_start_share (steal 49%), live.per-school.p99_ms"));
+    assert!(c.render(false).contains("not judged") && c.markdown("b").contains("not judged"));
+    // The same figures with the machine to itself fail; and a limit held on a starved host
+    // is still a pass worth showing.
+    assert_eq!(compare(&base, &ci(622.0, 0.05), 0.1, &[]).regressions().count(), 2);
+    let held = result(&[("live.per-school.p99_ms", &[20.0]), ("live.per-school.host_steal_share", &[0.4])]);
+    assert_eq!(row(&compare(&base, &held, 0.1, &[]), "live.per-school.p99_ms").verdict, Judgement::Same);
+    // Failed in a first run that had the machine, not judged in the second: unconfirmed.
+    let both = confirm(&compare(&base, &ci(622.0, 0.0), 0.1, &[]), &c);
+    assert_eq!(row(&both, "live.per-school.p99_ms").verdict, Judgement::Unconfirmed);
+    assert_eq!(both.regressions().count(), 0);
+}
