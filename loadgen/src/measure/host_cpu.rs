@@ -26,6 +26,27 @@ impl HostCpu {
     }
 }
 
+/// The most the hypervisor took over several windows: a ratio to a reference is only as good
+/// as the worse of the two windows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Steal(Option<f64>);
+
+impl Steal {
+    /// Adds the window from `since` to now.
+    pub fn add(&mut self, since: Option<HostCpu>) {
+        if let Some((_, steal)) = since.zip(HostCpu::now()).and_then(|(a, b)| a.shares(b)) {
+            self.0 = Some(self.0.map_or(steal, |m| m.max(steal)));
+        }
+    }
+
+    /// The worst window's share, as `name`, where any was read.
+    pub fn record(self, figures: &mut crate::figures::Figures, name: &str) {
+        if let Some(steal) = self.0 {
+            figures.insert(name.to_string(), crate::figures::Figure::from_repetitions("share", vec![steal]));
+        }
+    }
+}
+
 /// The aggregate `cpu` line: user nice system idle iowait irq softirq steal (guest time is
 /// already inside user and nice).
 fn parse(stat: &str) -> Option<HostCpu> {

@@ -9,5 +9,5 @@ mod server_cpu;
 
 pub use activity::{Activity, ActivityWatch};
 pub use durability::{probe as probe_durability, Durability};
-pub use host_cpu::HostCpu;
+pub use host_cpu::{HostCpu, Steal};
 pub use server_cpu::ServerCpu;

@@ -28,7 +28,7 @@ use crate::error::Result;
 use crate::figures::{Figure, Figures};
 use crate::generator::Generator;
 use crate::latency::Recorded;
-use crate::measure::{Activity, ActivityWatch, ServerCpu};
+use crate::measure::{Activity, ActivityWatch, HostCpu, ServerCpu, Steal};
 use crate::namespace::fresh_store;
 use crate::progress::{note, Progress};
 use crate::scenario::{AppendPlan, Arrival, Scenario};
@@ -142,6 +142,7 @@ async fn closed_sweep(
         let (mut rates, mut p50, mut p99, mut concurrency, mut cpu) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut pgbench_runs, mut pgbench_cpu) = (Vec::new(), Vec::new());
+        let mut steal = Steal::default();
         for rep in 1..=plan.repetitions {
             let failures = s.failures.clone();
             let (appender, feed) = s.restart(plan.start_hour).await?;
@@ -150,8 +151,10 @@ async fn closed_sweep(
                 plan.repetitions
             ));
             let before = ServerCpu::now();
+            let host = HostCpu::now();
             let step = closed_loop(appender, feed, writers, plan.warmup_s, plan.duration_s, &failures).await;
             let after = ServerCpu::now();
+            steal.add(host);
             progress.done(step.events, plan.duration_s);
             rates.push(step.events as f64 / plan.duration_s);
             p50.push(step.latency_ms(0.5));
@@ -199,6 +202,7 @@ async fn closed_sweep(
         figures.insert(format!("{prefix}.p50_ms"), Figure::from_repetitions("ms", p50));
         figures.insert(format!("{prefix}.p99_ms"), Figure::from_repetitions("ms", p99));
         figures.insert(format!("{prefix}.concurrency"), Figure::from_repetitions("appends", concurrency));
+        steal.record(figures, &format!("{prefix}.host_steal_share"));
         if !cpu.is_empty() {
             figures.insert(format!("{prefix}.server_cpu_us_per_event"), Figure::from_repetitions("µs", cpu));
         }
@@ -232,6 +236,7 @@ async fn closed_sweep(
             ("p99_ms", "ceiling_p99_ms"),
             ("concurrency", "ceiling_concurrency"),
             ("server_cpu_us_per_event", "server_cpu_us_per_event"),
+            ("host_steal_share", "ceiling_host_steal_share"),
         ] {
             if let Some(f) = figures.get(&format!("{prefix}.c{writers}.{from}")).cloned() {
                 figures.insert(format!("{prefix}.{to}"), f);

@@ -32,7 +32,7 @@ use super::feed::Feed;
 use super::{all_schools, generator_config, settle};
 use crate::error::{Error, Result};
 use crate::figures::{Figure, Figures};
-use crate::measure::ServerCpu;
+use crate::measure::{HostCpu, ServerCpu, Steal};
 use crate::namespace::fresh_store;
 use crate::progress::{note, Progress};
 use crate::scenario::{Calibrate, Scenario};
@@ -70,6 +70,7 @@ async fn copy_in(
     figures: &mut Figures,
 ) -> Result<()> {
     let mut best: Option<(usize, Figure)> = None;
+    let mut steal = Steal::default();
     for &k in &plan.connections {
         let shares = shares(rows, k);
         let (mut rates, mut cpu) = (Vec::new(), Vec::new());
@@ -82,10 +83,12 @@ async fn copy_in(
                 plan.repetitions
             ));
             let before = ServerCpu::now();
+            let host = HostCpu::now();
             let started = Instant::now();
             copy_in_parallel(store, &shares).await?;
             let secs = started.elapsed().as_secs_f64();
             let after = ServerCpu::now();
+            steal.add(host);
             progress.done(rows.len() as u64, secs);
             rates.push(rows.len() as f64 / secs);
             cpu.extend(ServerCpu::us_per_event(before, after, rows.len() as u64));
@@ -103,6 +106,7 @@ async fn copy_in(
     if let Some((k, figure)) = best {
         best_of(figures, "calibrate.copy_in", k, figure);
     }
+    steal.record(figures, "calibrate.copy_in.host_steal_share");
     Ok(())
 }
 

@@ -31,8 +31,8 @@ pub enum Judgement {
     /// Past its band or limit in one of two runs, within it in the other: the machine's noise
     /// until a second run says otherwise ([`confirm`]).
     Unconfirmed,
-    /// Past its limit while the hypervisor took more than [`rule::STEAL_LIMIT`] of the CPU
-    /// (the row's `steal`): not judged, and named in the summary.
+    /// Past its limit or band while the hypervisor took more than [`rule::STEAL_LIMIT`] of the
+    /// CPU (the row's `steal`): not judged, and named in the summary.
     Starved,
     /// Shown, not judged.
     Info,
@@ -55,8 +55,8 @@ pub struct Row {
     pub band: f64,
     /// The limit the current value had to stay under, for figures held to one.
     pub limit: Option<f64>,
-    /// The hypervisor's share of the CPU while the current value was measured, for figures
-    /// held to an absolute limit.
+    /// The hypervisor's largest share of the CPU while the current value or its reference was
+    /// measured, for the figures [`rule::steal_figures`] names.
     pub steal: Option<f64>,
     /// The outcome.
     pub verdict: Judgement,
@@ -139,7 +139,11 @@ pub fn compare(baseline: &RunResult, current: &RunResult, floor: f64, only: &[St
             _ => None,
         };
         let (change, mut verdict) = judge(r, b.value, c.value, band, limit);
-        let steal = rule::steal_figure(name).and_then(|s| current.figures.get(&s)).map(|f| f.value);
+        let steal = rule::steal_figures(name)
+            .iter()
+            .filter_map(|s| current.figures.get(s))
+            .map(|f| f.value)
+            .max_by(f64::total_cmp);
         if verdict == Judgement::Regression && steal.is_some_and(|s| s > rule::STEAL_LIMIT) {
             verdict = Judgement::Starved;
         }

@@ -58,7 +58,7 @@ impl Comparison {
             String::new()
         } else {
             format!(
-                "; past its limit while the hypervisor took over {:.0}% of the CPU, NOT JUDGED: {}",
+                "; past its limit or band while the hypervisor took over {:.0}% of the CPU, NOT JUDGED: {}",
                 super::rule::STEAL_LIMIT * 100.0,
                 starved.join(", ")
             )

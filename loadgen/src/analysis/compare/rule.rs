@@ -24,9 +24,11 @@
 //! | headline p99 latencies (`append`/`live.<s>.p99_ms`, `soak.worst_minute_p99_ms`) | over the run's SLO (`[slo] p99_ms`) |
 //! | late-start shares | over [`LATE_START_LIMIT`] of arrivals: the load was no longer offered as scheduled |
 //!
-//! Their change against the baseline is still shown. Past its limit while the hypervisor took
-//! more than [`STEAL_LIMIT`] of the CPU during its step ([`steal_figure`]), such a figure is
-//! not judged: the step measured the VM's neighbours. Counts of wrong outcomes, the digests'
+//! Their change against the baseline is still shown.
+//!
+//! Past its limit or band while the hypervisor took more than [`STEAL_LIMIT`] of the CPU
+//! during its step or its reference's ([`steal_figures`]), a limit or an append rate ÷ COPY in
+//! is not judged: the step measured the VM's neighbours. Counts of wrong outcomes, the digests'
 //! agreement and peak memory are judged as they are. The rest of a result (raw rates, steps of a sweep, the references themselves)
 //! is shown with `--all` and never judged; figures whose presence depends on the run (search
 //! steps, soak minutes, the plan, per-k references) are skipped altogether.
@@ -108,17 +110,22 @@ pub const LATE_START_LIMIT: f64 = 0.05;
 /// started 60% of its arrivals late.
 pub const STEAL_LIMIT: f64 = 0.10;
 
-/// The figure that says how much CPU the hypervisor took while `name` was measured, for the
-/// figures that only an absolute limit judges (latencies, late starts, the rate found within
-/// the SLO). Past [`STEAL_LIMIT`], a failure of theirs is not judged ([`super::Judgement::Starved`]).
-pub fn steal_figure(name: &str) -> Option<String> {
+/// The figures that say how much CPU the hypervisor took while `name` and its reference were
+/// measured: for the figures only an absolute limit judges (latencies, late starts), and for
+/// the append rates divided by COPY in, a reference measured minutes before them. Past
+/// [`STEAL_LIMIT`] in any of them, a failure is not judged ([`super::Judgement::Starved`]).
+/// Replay and fold ratios are not here: their reference is taken just before each
+/// repetition, on the same machine in the same state.
+pub fn steal_figures(name: &str) -> Vec<String> {
+    let copy_in = || "calibrate.copy_in.host_steal_share".to_string();
     match name.split('.').collect::<Vec<_>>().as_slice() {
         [phase @ ("append" | "live"), s, "p99_ms" | "late_start_share"] => {
-            Some(format!("{phase}.{s}.host_steal_share"))
+            vec![format!("{phase}.{s}.host_steal_share")]
         }
-        ["append", s, "slo_rate_events_per_s"] => Some(format!("append.{s}.slo_host_steal_share")),
-        ["soak", "worst_minute_p99_ms"] => Some("soak.host_steal_share".into()),
-        _ => None,
+        ["append", s, "slo_rate_events_per_s"] => vec![format!("append.{s}.slo_host_steal_share"), copy_in()],
+        ["append", s, "ceiling_events_per_s"] => vec![format!("append.{s}.ceiling_host_steal_share"), copy_in()],
+        ["soak", "worst_minute_p99_ms"] => vec!["soak.host_steal_share".into()],
+        _ => Vec::new(),
     }
 }
 
@@ -212,17 +219,20 @@ mod tests {
     }
 
     #[test]
-    fn only_figures_held_to_an_absolute_limit_answer_to_the_hosts_steal() {
-        let steal = |n: &str| steal_figure(n);
-        assert_eq!(steal("live.per-school.p99_ms").as_deref(), Some("live.per-school.host_steal_share"));
-        assert_eq!(steal("append.per-school.late_start_share").as_deref(), Some("append.per-school.host_steal_share"));
+    fn limits_and_ratios_to_a_reference_minutes_away_answer_to_the_hosts_steal() {
+        let steal = |n: &str| steal_figures(n);
+        assert_eq!(steal("live.per-school.p99_ms"), ["live.per-school.host_steal_share"]);
+        assert_eq!(steal("append.per-school.late_start_share"), ["append.per-school.host_steal_share"]);
         assert_eq!(
-            steal("append.per-school.slo_rate_events_per_s").as_deref(),
-            Some("append.per-school.slo_host_steal_share")
+            steal("append.per-school.slo_rate_events_per_s"),
+            ["append.per-school.slo_host_steal_share", "calibrate.copy_in.host_steal_share"]
         );
-        assert_eq!(steal("soak.worst_minute_p99_ms").as_deref(), Some("soak.host_steal_share"));
-        assert_eq!(steal("append.per-school.ceiling_events_per_s"), None, "a ratio to its reference");
-        assert_eq!(steal("replay.parallel.per_copy_out"), None);
-        assert_eq!(steal("live.per-school.errors"), None, "a wrong outcome is never the VM's");
+        assert_eq!(
+            steal("append.single.ceiling_events_per_s"),
+            ["append.single.ceiling_host_steal_share", "calibrate.copy_in.host_steal_share"]
+        );
+        assert_eq!(steal("soak.worst_minute_p99_ms"), ["soak.host_steal_share"]);
+        assert!(steal("replay.parallel.per_copy_out").is_empty(), "its reference is taken just before it");
+        assert!(steal("live.per-school.errors").is_empty(), "a wrong outcome is never the VM's");
     }
 }

@@ -193,3 +193,22 @@ fn a_limit_broken_on_a_starved_host_is_not_judged_and_says_so() {
     assert_eq!(row(&both, "live.per-school.p99_ms").verdict, Judgement::Unconfirmed);
     assert_eq!(both.regressions().count(), 0);
 }
+
+#[test]
+fn a_ceiling_measured_while_its_reference_or_itself_was_starved_is_not_judged() {
+    let base = result(&[("calibrate.copy_in.events_per_s", &[100.0]), ("append.x.ceiling_events_per_s", &[60.0])]);
+    let run = |ceiling_steal: f64, copy_steal: f64| {
+        result(&[
+            ("calibrate.copy_in.events_per_s", &[100.0]),
+            ("calibrate.copy_in.host_steal_share", &[copy_steal]),
+            ("append.x.ceiling_events_per_s", &[24.0]),
+            ("append.x.ceiling_host_steal_share", &[ceiling_steal]),
+        ])
+    };
+    let verdict = |r: &RunResult| row(&compare(&base, r, 0.1, &[]), "append.x.ceiling_events_per_s").verdict;
+    assert_eq!(verdict(&run(0.38, 0.0)), Judgement::Starved);
+    assert_eq!(verdict(&run(0.0, 0.2)), Judgement::Starved);
+    assert_eq!(verdict(&run(0.05, 0.05)), Judgement::Regression);
+    let c = compare(&base, &run(0.38, 0.0), 0.1, &[]);
+    assert!(c.summary().contains("append.x.ceiling_events_per_s (steal 38%)"), "{}", c.summary());
+}
