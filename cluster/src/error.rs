@@ -60,6 +60,9 @@ pub enum Error {
         #[source]
         source: sqlx::Error,
     },
+    /// Message DB could not be fetched or installed; the message says what to do.
+    #[error("Message DB: {0}")]
+    MessageDb(String),
     /// `--db docker` could not start a container.
     #[error("could not start a PostgreSQL container (is a Docker engine running?): {0}")]
     Docker(String),

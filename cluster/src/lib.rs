@@ -11,6 +11,7 @@ mod database;
 #[cfg(feature = "testcontainers")]
 mod docker;
 mod error;
+pub mod message_db;
 mod owner;
 mod profile;
 pub mod testing;

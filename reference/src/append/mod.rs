@@ -10,6 +10,7 @@
 mod columns;
 mod input;
 mod lanes;
+pub mod message_db;
 mod outcome;
 mod rill;
 mod rows;
