@@ -62,6 +62,11 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
         }
         None => None,
     };
+    // A peer is fetched before anything runs: without npm the run fails here, in one line.
+    let peer_note = match &scenario.append {
+        Some(a) if a.strategies.iter().any(|s| s.is_peer()) => Some(phase::fetch_peer()?.1),
+        _ => None,
+    };
     let mut environment = Environment::capture(db.describe(), profile, settings);
     if let Some(cluster) = db.cluster() {
         ServerCpu::watch(cluster.pid());
@@ -77,6 +82,10 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
         }
     }
     let mut result = RunResult::new(scenario, started.to_rfc3339(), environment);
+    if let Some(n) = peer_note {
+        note(format_args!("{n}"));
+        result.notes.push(n);
+    }
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
 

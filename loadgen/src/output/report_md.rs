@@ -32,6 +32,18 @@ pub const RATIOS: &[(&str, &str, &str, Option<f64>)] = &[
         None,
     ),
     (
+        "per-school ceiling ÷ Message DB ceiling",
+        "append.per-school.ceiling_events_per_s",
+        "append.message-db.ceiling_events_per_s",
+        None,
+    ),
+    (
+        "per-school SLO rate ÷ Message DB SLO rate",
+        "append.per-school.slo_rate_events_per_s",
+        "append.message-db.slo_rate_events_per_s",
+        None,
+    ),
+    (
         "batched ceiling ÷ best parallel COPY in",
         "append.batched.ceiling_events_per_s",
         "calibrate.copy_in.events_per_s",

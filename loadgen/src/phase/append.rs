@@ -60,9 +60,15 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mu
         // rill and single hold a connection per writer; transactors share a few, since every
         // extra backend warms its own caches of partitions and shared buffers.
         let connections = match strategy {
-            Strategy::Rill | Strategy::Single => (max_writers as u32 + 8).clamp(8, 90),
+            Strategy::Rill | Strategy::Single | Strategy::MessageDb => (max_writers as u32 + 8).clamp(8, 90),
             Strategy::Batched | Strategy::PerSchool => 16,
         };
+        // A peer writes its own database; stroom's store beside it only lends the run's shape.
+        let message_db = match strategy {
+            Strategy::MessageDb => Some(super::peer::message_db(url, connections).await?),
+            _ => None,
+        };
+        let connections = if message_db.is_some() { 4 } else { connections };
         let namespace = format!("append_{name}");
         let store = fresh_store(url, &namespace, schema, connections).await?;
         store.add_schools(&schools).await?;
@@ -84,6 +90,7 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mu
             running: None,
             failures: Failures::injecting(scenario.inject.errors),
             errors: 0,
+            message_db,
         };
         closed_sweep(&mut s, plan, url, &format!("stroom_{}", namespace.replace('-', "_")), figures, &mut outcome)
             .await?;
@@ -97,6 +104,9 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mu
         figures.insert(format!("append.{name}.errors"), one("count", s.errors as f64));
         stop(s.running.take()).await;
         s.store.pool().close().await;
+        if let Some(m) = s.message_db.take() {
+            m.pool().close().await;
+        }
     }
     Ok(outcome)
 }
@@ -110,10 +120,15 @@ struct StrategyRun<'a> {
     running: Option<(Appender, Feed)>,
     failures: Failures,
     errors: u64,
+    /// The peer's database, for `message-db`.
+    message_db: Option<stroom_reference::append::message_db::MessageDb>,
 }
 
 impl StrategyRun<'_> {
     async fn restart(&mut self, from_hour: f64) -> Result<&mut (Appender, Feed)> {
+        if let Some(mdb) = &self.message_db {
+            return super::peer::restart(mdb, self.scenario, from_hour, &mut self.running).await;
+        }
         restart(self.strategy, &self.store, &self.config, self.scenario, from_hour, &mut self.running).await
     }
 }
@@ -438,7 +453,7 @@ pub(super) async fn load_until(strategy: Strategy, store: &Store, feed: &mut Fee
 }
 
 /// Stops what `running` holds: the feed first, so its thread stops making appends.
-async fn stop(running: Option<(Appender, Feed)>) {
+pub(super) async fn stop(running: Option<(Appender, Feed)>) {
     if let Some((appender, feed)) = running {
         drop(feed);
         appender.stop().await;

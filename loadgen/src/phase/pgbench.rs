@@ -48,7 +48,7 @@ pub fn script(strategy: Strategy, payload: PayloadType, schools: usize) -> Optio
         // gives its insert order under the advisory lock, held to COMMIT
         // (`reference/src/append/rill.rs`).
         Strategy::Rill => Some(format!("{school}BEGIN;\n{};\nCOMMIT;\n", insert(payload))),
-        Strategy::Batched | Strategy::PerSchool => None,
+        Strategy::Batched | Strategy::PerSchool | Strategy::MessageDb => None,
     }
 }
 

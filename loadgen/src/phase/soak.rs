@@ -70,7 +70,7 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &SoakPlan, rate: f64, fig
     // ones for the group-committing strategies.
     let connections = match strategy {
         Strategy::Rill | Strategy::Single => 90,
-        Strategy::Batched | Strategy::PerSchool => 16,
+        Strategy::Batched | Strategy::PerSchool | Strategy::MessageDb => 16,
     };
     let store = fresh_store(url, "soak", schema, connections).await?;
     store.add_schools(&all_schools(scenario)).await?;

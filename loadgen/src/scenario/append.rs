@@ -240,7 +240,7 @@ pub(super) fn parse_strategies(p: &Problems<'_>, v: &Spanned<Vec<String>>, field
                 p.at(
                     Some(v.span()),
                     field,
-                    format!("unknown strategy '{s}' (expected rill, single, batched or per-school)"),
+                    format!("unknown strategy '{s}' (expected rill, single, batched, per-school or message-db)"),
                 )
             })
         })

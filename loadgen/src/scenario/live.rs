@@ -75,6 +75,9 @@ pub(super) fn live_plan(p: &Problems<'_>, l: &RawLive) -> Result<LivePlan> {
         Some(s) => parse_strategies(p, s, "live.strategies")?,
         None => vec![Strategy::PerSchool],
     };
+    if let (Some(s), Some(peer)) = (&l.strategies, strategies.iter().find(|s| s.is_peer())) {
+        return Err(p.at(Some(s.span()), "live.strategies", format!("{} is measured in [append] only", peer.name())));
+    }
     let plan = LivePlan { speedup, start_hour, hours, warmup_s, users, strategies };
     let wall = plan.wall_seconds();
     if wall - warmup_s < MIN_LIVE_SECONDS {

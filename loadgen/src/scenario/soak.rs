@@ -63,7 +63,13 @@ pub(super) fn soak_plan(p: &Problems<'_>, r: &RawSoak) -> Result<SoakPlan> {
     let strategy = match &r.strategy {
         None => Strategy::PerSchool,
         Some(s) => Strategy::parse(s.get_ref())
-            .ok_or_else(|| p.at(Some(s.span()), "soak.strategy", format!("unknown strategy '{}'", s.get_ref())))?,
+            .ok_or_else(|| p.at(Some(s.span()), "soak.strategy", format!("unknown strategy '{}'", s.get_ref())))
+            .and_then(|st| match st.is_peer() {
+                true => {
+                    Err(p.at(Some(s.span()), "soak.strategy", format!("{} is measured in [append] only", st.name())))
+                }
+                false => Ok(st),
+            })?,
     };
     let minutes = value(&r.minutes, 15.0);
     if below(minutes, 0.05) || minutes > 24.0 * 60.0 {

@@ -119,6 +119,17 @@ fn a_live_window_must_be_long_enough_and_stay_in_the_day() {
 }
 
 #[test]
+fn a_peer_is_measured_in_the_append_phase_only() {
+    let text = format!("{GOOD}[append]\nstrategies = [\"message-db\", \"per-school\"]\n");
+    let s = Scenario::parse(Path::new("s.toml"), &text).unwrap();
+    assert_eq!(s.append.unwrap().strategies[0], stroom_reference::Strategy::MessageDb);
+    let text = format!("{GOOD}[live]\nstrategies = [\"message-db\"]\n");
+    assert!(err(&text).contains("live.strategies: message-db is measured in [append] only"), "{}", err(&text));
+    let text = format!("{GOOD}[soak]\nstrategy = \"message-db\"\n");
+    assert!(err(&text).contains("soak.strategy: message-db is measured in [append] only"), "{}", err(&text));
+}
+
+#[test]
 fn unknown_strategies_and_bad_thresholds_are_refused() {
     let text = format!("{GOOD}[append]\nstrategies = [\"single\", \"sharded\"]\n");
     assert!(err(&text).contains("append.strategies: unknown strategy 'sharded'"), "{}", err(&text));

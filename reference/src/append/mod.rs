@@ -65,11 +65,16 @@ pub enum Strategy {
     Batched,
     /// One group-committing writer per school.
     PerSchool,
+    /// A peer, not stroom's: Message DB 1.3's `write_message` ([`message_db`]).
+    MessageDb,
 }
 
 impl Strategy {
-    /// Every strategy, in the order reports list them.
+    /// Every strategy stroom implements, in the order reports list them.
     pub const ALL: [Strategy; 4] = [Self::Rill, Self::Single, Self::Batched, Self::PerSchool];
+
+    /// The peers: other event stores, measured beside stroom's own in the append phase.
+    pub const PEERS: [Strategy; 1] = [Self::MessageDb];
 
     /// The name scenarios, figures and reports use.
     pub fn name(self) -> &'static str {
@@ -78,21 +83,28 @@ impl Strategy {
             Self::Single => "single",
             Self::Batched => "batched",
             Self::PerSchool => "per-school",
+            Self::MessageDb => "message-db",
         }
     }
 
     /// Parses a scenario's spelling.
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|x| x.name() == s)
+        Self::ALL.into_iter().chain(Self::PEERS).find(|x| x.name() == s)
     }
 
-    /// The layout this strategy writes.
+    /// The layout this strategy writes (a peer writes its own tables; stroom's store beside
+    /// it is the single log).
     pub fn layout(self) -> Layout {
         match self {
             Self::PerSchool => Layout::Partitioned,
             Self::Rill => Layout::RillLog,
-            Self::Single | Self::Batched => Layout::SingleLog,
+            Self::Single | Self::Batched | Self::MessageDb => Layout::SingleLog,
         }
+    }
+
+    /// Whether this is another event store rather than one of stroom's.
+    pub fn is_peer(self) -> bool {
+        Self::PEERS.contains(&self)
     }
 }
 
@@ -107,10 +119,13 @@ pub enum Appender {
     Batched(Arc<Transactor>),
     /// See [`Strategy::PerSchool`].
     PerSchool(Arc<HashMap<School, Transactor>>),
+    /// See [`Strategy::MessageDb`]; made from a [`message_db::MessageDb`], not by [`Self::start`].
+    MessageDb(message_db::MessageDb),
 }
 
 impl Appender {
-    /// Starts `strategy` on `store`, whose layout must be the strategy's.
+    /// Starts `strategy` on `store`, whose layout must be the strategy's. A peer's appender
+    /// comes from the peer's own handle (`Appender::MessageDb`); asked here, it is refused.
     pub async fn start(strategy: Strategy, store: &Store, config: TransactorConfig) -> Result<Self> {
         assert_eq!(
             store.schema().layout,
@@ -122,6 +137,12 @@ impl Appender {
         Ok(match strategy {
             Strategy::Rill => Self::Rill(store.clone()),
             Strategy::Single => Self::Single(store.clone()),
+            Strategy::MessageDb => {
+                return Err(Error::Rejected {
+                    rule: "message-db appends through its own database: Appender::MessageDb(MessageDb::connect(..))"
+                        .into(),
+                })
+            }
             Strategy::Batched => Self::Batched(Arc::new(Transactor::start_log(store.clone(), config).await?)),
             Strategy::PerSchool => {
                 let lanes = (config.commit_lanes > 0).then(|| {
@@ -154,6 +175,7 @@ impl Appender {
         match self {
             Self::Rill(store) => rill::append(store, append).await,
             Self::Single(store) => single::append(store, append).await,
+            Self::MessageDb(m) => m.append(append).await,
             Self::Batched(t) => t.append(append).await,
             Self::PerSchool(map) => match map.get(&append.school) {
                 Some(t) => t.append(append).await,
@@ -177,7 +199,7 @@ impl Appender {
                     }
                 }
             }
-            Self::Rill(_) | Self::Single(_) => {}
+            Self::Rill(_) | Self::Single(_) | Self::MessageDb(_) => {}
         }
     }
 }
