@@ -156,3 +156,17 @@ fn a_full_disk_must_be_the_last_fault() {
         "s.toml:8: faults.faults: disk-full must come last: the WAL stays on its small in-memory filesystem until the phase ends"
     );
 }
+
+#[test]
+fn every_shipped_scenario_parses() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut parsed = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            Scenario::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            parsed.push(path);
+        }
+    }
+    assert!(parsed.len() >= 9, "{parsed:?}");
+}
