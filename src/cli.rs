@@ -74,6 +74,10 @@ pub enum Command {
         /// Also list the figures that are shown but not judged.
         #[arg(long)]
         all: bool,
+        /// A limit or a rate ÷ COPY in that fails while the hypervisor took more than this
+        /// share of the CPU (during its step or its reference's) is not judged; 1 judges all.
+        #[arg(long, default_value_t = 0.10, env = "STROOM_GATE_STEAL_LIMIT")]
+        steal_limit: f64,
         /// A second run of the same commit: a figure judged against a band or a limit then
         /// fails only when both runs put it past; wrong outcomes fail in either run.
         #[arg(long, value_name = "RESULT")]

@@ -77,11 +77,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             stroom_loadgen::faults_writer(args).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Compare { baseline, current, noise, only, all, confirm } => {
+        Command::Compare { baseline, current, noise, only, all, confirm, steal_limit } => {
             anyhow::ensure!((0.0..1.0).contains(noise), "--noise must be between 0 and 1, e.g. 0.10");
+            anyhow::ensure!((0.0..=1.0).contains(steal_limit), "--steal-limit must be between 0 and 1, e.g. 0.10");
+            let compare = |b: &_, c: &_| stroom_loadgen::compare_with_steal_limit(b, c, *noise, only, *steal_limit);
             let b = stroom_loadgen::RunResult::read(baseline).context("reading the baseline")?;
             let c = stroom_loadgen::RunResult::read(current).context("reading the current result")?;
-            let mut comparison = stroom_loadgen::compare(&b, &c, *noise, only);
+            let mut comparison = compare(&b, &c);
             let mut current = current;
             if let Some(second) = confirm {
                 let s = stroom_loadgen::RunResult::read(second).context("reading the second run")?;
@@ -93,7 +95,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     second.display(),
                     s.environment.git_commit
                 );
-                comparison = stroom_loadgen::confirm(&comparison, &stroom_loadgen::compare(&b, &s, *noise, only));
+                comparison = stroom_loadgen::confirm(&comparison, &compare(&b, &s));
                 current = second;
             }
             anyhow::ensure!(

@@ -137,9 +137,11 @@ fn assert_matches_schema(path: &Path) {
     assert!(result["environment"]["huge_pages_bytes"].is_u64(), "{} lacks huge_pages_bytes", path.display());
 }
 
+/// `stroom compare`, judging every figure whatever the hypervisor took (`--steal-limit 1`): the
+/// faults injected here are far past any band, and this VM is at times short of half its CPU.
 fn compare(baseline: &Path, current: &Path) -> (Option<i32>, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_stroom"))
-        .args(["compare", baseline.to_str().unwrap(), current.to_str().unwrap()])
+        .args(["compare", baseline.to_str().unwrap(), current.to_str().unwrap(), "--steal-limit", "1"])
         .output()
         .unwrap();
     (out.status.code(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())

@@ -20,7 +20,7 @@ mod reuse;
 mod run;
 mod scenario;
 
-pub use analysis::compare::{compare, confirm, Comparison, Judgement, Row};
+pub use analysis::compare::{compare, compare_with_steal_limit, confirm, Comparison, Judgement, Row};
 pub use analysis::merge::merge;
 pub use analysis::plan::{fill_from, plan, plan_for, Machine, Onboarding, Plan, Question};
 pub use analysis::threshold::{Threshold, Verdict};

@@ -89,15 +89,28 @@ impl Comparison {
         self.rows.iter().filter(|r| !matches!(r.verdict, Judgement::Info | Judgement::Starved))
     }
 
-    /// Rows past their limit on a starved host, not judged.
+    /// Rows past their limit or band on a starved host, not judged.
     pub fn starved(&self) -> impl Iterator<Item = &Row> {
         self.rows.iter().filter(|r| r.verdict == Judgement::Starved)
     }
 }
 
 /// Compares `current` against `baseline`; `floor` is the least noise band. `only` keeps
-/// figures whose names start with one of its prefixes (all when empty).
+/// figures whose names start with one of its prefixes (all when empty). A failure measured
+/// with more than [`rule::STEAL_LIMIT`] stolen is not judged ([`compare_with_steal_limit`]).
 pub fn compare(baseline: &RunResult, current: &RunResult, floor: f64, only: &[String]) -> Comparison {
+    compare_with_steal_limit(baseline, current, floor, only, rule::STEAL_LIMIT)
+}
+
+/// [`compare`], with failures excused past `steal_limit` instead of [`rule::STEAL_LIMIT`]
+/// (1 excuses none: every failure is judged whatever the hypervisor took).
+pub fn compare_with_steal_limit(
+    baseline: &RunResult,
+    current: &RunResult,
+    floor: f64,
+    only: &[String],
+    steal_limit: f64,
+) -> Comparison {
     let mut rows = Vec::new();
     for name in baseline.figures.keys() {
         if !only.is_empty() && !only.iter().any(|p| name.starts_with(p.as_str())) {
@@ -144,7 +157,7 @@ pub fn compare(baseline: &RunResult, current: &RunResult, floor: f64, only: &[St
             .filter_map(|s| current.figures.get(s))
             .map(|f| f.value)
             .max_by(f64::total_cmp);
-        if verdict == Judgement::Regression && steal.is_some_and(|s| s > rule::STEAL_LIMIT) {
+        if verdict == Judgement::Regression && steal.is_some_and(|s| s > steal_limit) {
             verdict = Judgement::Starved;
         }
         rows.push(Row {
