@@ -16,6 +16,11 @@ impl HostCpu {
         parse(&std::fs::read_to_string("/proc/stat").ok()?)
     }
 
+    /// (busy share, steal share) from a reading `since` (taken where one could be) to now.
+    pub fn since(since: Option<Self>) -> Option<(f64, f64)> {
+        since.zip(Self::now()).and_then(|(a, b)| a.shares(b))
+    }
+
     /// (busy share, steal share) of all CPU time from `self` to `later`: busy counts every
     /// state but idle, iowait and steal.
     pub fn shares(self, later: Self) -> Option<(f64, f64)> {
@@ -34,9 +39,14 @@ pub struct Steal(Option<f64>);
 impl Steal {
     /// Adds the window from `since` to now.
     pub fn add(&mut self, since: Option<HostCpu>) {
-        if let Some((_, steal)) = since.zip(HostCpu::now()).and_then(|(a, b)| a.shares(b)) {
-            self.0 = Some(self.0.map_or(steal, |m| m.max(steal)));
+        if let Some((_, steal)) = HostCpu::since(since) {
+            self.push(steal);
         }
+    }
+
+    /// Adds a window's steal share measured elsewhere.
+    pub fn push(&mut self, steal: f64) {
+        self.0 = Some(self.0.map_or(steal, |m| m.max(steal)));
     }
 
     /// The worst window's share, as `name`, where any was read.

@@ -332,7 +332,7 @@ async fn slo_search(
         .round();
     let mut search = Search::new(Bounds { start, max_steps: search_plan.max_steps, tolerance: search_plan.tolerance });
     let mut steps: Vec<(Step, Activity, Recorded)> = Vec::new();
-    let mut steal: Option<f64> = None;
+    let mut steal = Steal::default();
     while let Some(rate) = search.next_rate() {
         let rate = rate.round();
         let i = steps.len() + 1;
@@ -368,7 +368,7 @@ async fn slo_search(
         ));
         s.errors += recorded.errors;
         if let Some((_, st)) = host {
-            steal = Some(steal.map_or(st, |m| m.max(st)));
+            steal.push(st);
         }
         let prefix = format!("append.{name}.slo_step{i}");
         record_open(figures, &prefix, &recorded, saturated, host);
@@ -382,10 +382,8 @@ async fn slo_search(
     let found = search.found();
     let prefix = format!("append.{name}");
     figures.insert(format!("{prefix}.slo_rate_events_per_s"), one("events/s", found.rate));
-    if let Some(steal) = steal {
-        // The most the hypervisor took in any step: one starved step moves the rate found.
-        figures.insert(format!("{prefix}.slo_host_steal_share"), one("share", steal));
-    }
+    // The most the hypervisor took in any step: one starved step moves the rate found.
+    steal.record(figures, &format!("{prefix}.slo_host_steal_share"));
     if let Some(failed) = found.failed_at {
         figures.insert(format!("{prefix}.slo_failed_at_events_per_s"), one("events/s", failed));
     }

@@ -90,7 +90,7 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &LivePlan, figures: &mut 
         let started = SystemTime::now();
         let host = HostCpu::now();
         let (recorded, loads, rejected, saturated) = drive(&handler, &commands, window_start_us, plan).await;
-        let host = host.zip(HostCpu::now()).and_then(|(a, b)| a.shares(b));
+        let host = HostCpu::since(host);
         progress.done(recorded.latency.len(), plan.wall_seconds() - plan.warmup_s);
         if saturated {
             note(format_args!("live {name}: the backlog passed five seconds of arrivals; dispatch stopped early"));

@@ -132,7 +132,7 @@ pub(super) async fn open_loop(
     }
     let mut recorded = aggregator.await.expect("aggregator task");
     recorded.unsent = unsent;
-    let host = host.zip(HostCpu::now()).and_then(|(a, b)| a.shares(b));
+    let host = HostCpu::since(host);
     Window { recorded, saturated, host }
 }
 
