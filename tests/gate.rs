@@ -185,8 +185,19 @@ async fn results_match_the_schema_and_the_gate_fails_on_each_injected_fault() {
     );
     let first = std::fs::read_dir(runs.join("gate")).unwrap().next().unwrap().unwrap().path().join("result.json");
     assert_matches_schema(&first);
+    // A baseline against itself: every figure `same`, except a latency or late-start share that
+    // broke its absolute limit in the baseline itself. Those are held whatever the baseline (a
+    // fresh-clone CI run of 2456620 had the debug-built generator start 6.1% of one second's
+    // 100 arrivals late), and this test checks the gate, not this VM's scheduling.
     let (code, table, _) = compare(&baseline, &baseline);
-    assert_eq!(code, Some(0), "a baseline against itself passes:\n{table}");
+    let limits = ["append.per-school.p99_ms", "append.per-school.late_start_share"];
+    let failed: Vec<&str> = table
+        .lines()
+        .filter(|l| l.split_whitespace().last() != Some("same") && l.contains('.') && !l.contains("figures judged"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(failed.iter().all(|f| limits.contains(f)), "a baseline against itself passes:\n{table}");
+    assert_eq!(code == Some(0), failed.is_empty(), "the exit code follows the verdicts:\n{table}");
 
     // A fold three times slower: twice its measured time per event added as busy work.
     let ns = (2e9 / figure(&baseline, "replay.fold.events_per_s")) as u64;
