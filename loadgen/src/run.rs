@@ -63,10 +63,9 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
         None => None,
     };
     // A peer is fetched before anything runs: without npm the run fails here, in one line.
-    let peer_note = match &scenario.append {
-        Some(a) if a.strategies.iter().any(|s| s.is_peer()) => Some(phase::fetch_peer()?.1),
-        _ => None,
-    };
+    let peer_appends = scenario.append.as_ref().is_some_and(|a| a.strategies.iter().any(|s| s.is_peer()));
+    let peer_replay = scenario.replay.as_ref().is_some_and(|r| r.modes.iter().any(|m| m == "message-db"));
+    let peer_note = if peer_appends || peer_replay { Some(phase::fetch_peer()?.1) } else { None };
     let mut environment = Environment::capture(db.describe(), profile, settings);
     if let Some(cluster) = db.cluster() {
         ServerCpu::watch(cluster.pid());

@@ -1,11 +1,18 @@
 //! Replays of a generated history from PostgreSQL and from memory agree with each other.
 
+use std::collections::BTreeSet;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use stroom_cluster::message_db::{cache_dir, Package};
 use stroom_cluster::testing::TestDatabase;
+use stroom_cluster::Binaries;
 use stroom_loadgen::backfill;
 use stroom_loadgen::generator::{Generator, GeneratorConfig};
+use stroom_reference::append::message_db::MessageDb;
 use stroom_reference::read_model::{Fold, Handlers};
 use stroom_reference::replay::{self, MemoryLog};
-use stroom_reference::{Error, Layout, PayloadType, Schema, Store, StoredEvent, Upcasters};
+use stroom_reference::{Error, Layout, PayloadType, Schema, School, Store, StoredEvent, Upcasters};
 
 fn generator() -> Generator {
     Generator::new(GeneratorConfig {
@@ -115,5 +122,42 @@ async fn an_unknown_event_type_stops_the_replay_and_names_type_and_position() {
             }
             other => panic!("expected an unknown-type error, got {:?}", other.map(|r| r.events)),
         }
+    }
+}
+
+/// The same history copied into Message DB 1.3 (fetched with npm, installed by its own
+/// `install.sh`; without npm this fails, saying so) and read back as its consumers read, by
+/// category pages of 1000: every event once, and the model stroom's own replays build.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_dbs_category_replay_gives_the_same_digest() {
+    let (store, kept) = loaded(Layout::Partitioned, PayloadType::Jsonb).await;
+    let seq = replay::sequential(&store, Fold::new(Handlers::V2)).await.unwrap();
+    let db = TestDatabase::create().await;
+    let name = format!("{}_mdb", db.name);
+    let package = Package::fetch(&cache_dir()).unwrap_or_else(|e| panic!("{e}"));
+    let psql = Binaries::discover().expect("PostgreSQL binaries").program("psql");
+    package
+        .install(&db.options, &name, psql.parent().expect("psql's directory"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let url = sqlx::ConnectOptions::to_url_lossy(&db.options.clone().database(&name));
+    let mdb = MessageDb::connect(url.as_ref(), 4).await.unwrap();
+    mdb.bulk_load(&kept).await.unwrap();
+    let schools: Vec<School> = kept.iter().map(|e| e.school).collect::<BTreeSet<_>>().into_iter().collect();
+    assert!(kept.len() / schools.len() > replay::MESSAGE_DB_PAGE as usize, "a school spans several pages");
+    for workers in [1, 3] {
+        let done = Arc::new(AtomicU64::new(0));
+        let r = replay::message_db_categories(
+            &mdb,
+            &Upcasters::standard(),
+            &schools,
+            Fold::new(Handlers::V2),
+            workers,
+            done.clone(),
+        )
+        .await
+        .unwrap();
+        assert_eq!((r.events, &r.digest), (seq.events, &seq.digest), "Message DB on {workers} workers");
+        assert_eq!(done.load(std::sync::atomic::Ordering::Relaxed), r.events);
     }
 }

@@ -1,13 +1,15 @@
 //! What the server did while a step ran, measured beside the step: its CPU time, its
-//! checkpoints, autovacuum runs and WAL, the machine's busy and stolen CPU, and what
+//! checkpoints, autovacuum runs and WAL (over a window, or per event of a step), the machine's busy and stolen CPU, and what
 //! "durable" means on the disk under it.
 
 mod activity;
 mod durability;
 mod host_cpu;
 mod server_cpu;
+mod wal;
 
 pub use activity::{Activity, ActivityWatch};
 pub use durability::{probe as probe_durability, Durability};
 pub use host_cpu::{HostCpu, Steal};
 pub use server_cpu::ServerCpu;
+pub use wal::WalPosition;

@@ -29,10 +29,11 @@ pub fn render(r: &RunResult) -> String {
         .collect();
     charts.push(line_chart(
         &Axes {
-            title: "Append throughput against concurrent writers (closed loop)".into(),
+            title: "Append throughput of every strategy against concurrent writers (closed loop, log-log)".into(),
             x: "writers".into(),
             y: "events/s".into(),
             log_x: true,
+            log_y: true,
         },
         &throughput,
     ));
@@ -55,6 +56,7 @@ pub fn render(r: &RunResult) -> String {
             x: "1 / (1 − percentile): 2 = p50, 100 = p99, 1000 = p99.9".into(),
             y: "ms".into(),
             log_x: true,
+            log_y: false,
         },
         &spectra,
     ));
@@ -95,6 +97,7 @@ pub fn render(r: &RunResult) -> String {
             x: "workers".into(),
             y: "speedup".into(),
             log_x: false,
+            log_y: false,
         },
         &replay,
     ));
@@ -120,6 +123,7 @@ pub fn render(r: &RunResult) -> String {
                 x: "minute of the window".into(),
                 y: "ms".into(),
                 log_x: false,
+                log_y: false,
             },
             &[
                 line("p50", "soak.p50_per_minute"),
@@ -143,6 +147,7 @@ pub fn render(r: &RunResult) -> String {
             x: "simulated day".into(),
             y: "events".into(),
             log_x: false,
+            log_y: false,
         },
         &[Series { label: "generated".into(), points: days, model: false, markers: false }],
     ));

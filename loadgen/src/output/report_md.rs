@@ -72,6 +72,12 @@ pub const RATIOS: &[(&str, &str, &str, Option<f64>)] = &[
     ("parallel ÷ sequential replay", "replay.parallel.events_per_s", "replay.sequential.events_per_s", None),
     ("parallel replay ÷ rill's catch-up replay", "replay.parallel.events_per_s", "replay.rill.events_per_s", None),
     ("sequential replay ÷ rill's catch-up replay", "replay.sequential.events_per_s", "replay.rill.events_per_s", None),
+    (
+        "parallel replay ÷ Message DB's category replay",
+        "replay.parallel.events_per_s",
+        "replay.message-db.events_per_s",
+        None,
+    ),
 ];
 
 /// The headline ratios a result has: (label, value, target).
@@ -220,6 +226,9 @@ pub fn render(r: &RunResult) -> String {
             );
         }
         let _ = writeln!(s);
+    }
+    if let Some(table) = super::peers_table::render(&r.figures) {
+        let _ = writeln!(s, "{table}");
     }
     let cpu = server_cpu(r);
     if !cpu.is_empty() {

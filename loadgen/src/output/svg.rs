@@ -27,6 +27,9 @@ pub struct Axes {
     pub y: String,
     /// Logarithmic x axis.
     pub log_x: bool,
+    /// Logarithmic y axis, ticked at each power of ten: for rates that differ a hundredfold
+    /// between the lines (rill beside per-school). Points at or below zero are left out.
+    pub log_y: bool,
 }
 
 const COLOURS: &[&str] = &["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b"];
@@ -61,7 +64,7 @@ pub fn line_chart(axes: &Axes, series: &[Series]) -> String {
         .iter()
         .filter(|s| !s.markers)
         .flat_map(|s| s.points.iter().copied())
-        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .filter(|(x, y)| x.is_finite() && y.is_finite() && (!axes.log_y || *y > 0.0))
         .collect();
     let mut s = String::new();
     let _ = write!(
@@ -75,22 +78,34 @@ pub fn line_chart(axes: &Axes, series: &[Series]) -> String {
     }
     let tx = |x: f64| if axes.log_x { x.max(1e-9).log10() } else { x };
     let (mut x0, mut x1) = pts.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(tx(p.0)), b.max(tx(p.0))));
-    let y1 = pts.iter().fold(0.0f64, |a, p| a.max(p.1)) * 1.1;
     if x1 <= x0 {
         x0 -= 1.0;
         x1 += 1.0;
     }
-    let y1 = if y1 <= 0.0 { 1.0 } else { y1 };
+    // The y range in plotted units: 0 to 110% of the largest, or whole decades around them.
+    let ty = |y: f64| if axes.log_y { y.max(1e-300).log10() } else { y };
+    let (y0, y1) = if axes.log_y {
+        let (lo, hi) = pts.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(ty(p.1)), b.max(ty(p.1))));
+        let (lo, hi) = (lo.floor(), hi.ceil());
+        (lo, if hi <= lo { lo + 1.0 } else { hi })
+    } else {
+        let top = pts.iter().fold(0.0f64, |a, p| a.max(p.1)) * 1.1;
+        (0.0, if top <= 0.0 { 1.0 } else { top })
+    };
     let px = |x: f64| L + (tx(x) - x0) / (x1 - x0) * (W - L - R);
-    let py = |y: f64| H - B - y / y1 * (H - T - B);
+    let py = |y: f64| H - B - (ty(y) - y0) / (y1 - y0) * (H - T - B);
     let _ = write!(
         s,
         r##"<rect x="{L}" y="{T}" width="{}" height="{}" fill="none" stroke="#999"/>"##,
         W - L - R,
         H - T - B
     );
-    for i in 0..=4 {
-        let y = y1 * f64::from(i) / 4.0;
+    let ticks: Vec<f64> = if axes.log_y {
+        (y0 as i32..=y1 as i32).map(|k| 10f64.powi(k)).collect()
+    } else {
+        (0..=4).map(|i| y1 * f64::from(i) / 4.0).collect()
+    };
+    for y in ticks {
         let _ = write!(
             s,
             r##"<line x1="{L}" x2="{}" y1="{}" y2="{}" stroke="#eee"/><text x="{}" y="{}" text-anchor="end">{}</text>"##,
@@ -149,7 +164,7 @@ pub fn line_chart(axes: &Axes, series: &[Series]) -> String {
         let path: Vec<String> = se
             .points
             .iter()
-            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .filter(|(x, y)| x.is_finite() && y.is_finite() && (!axes.log_y || *y > 0.0))
             .map(|(x, y)| format!("{:.1},{:.1}", px(*x), py(*y)))
             .collect();
         let dash = if se.model { r#" stroke-dasharray="5,4""# } else { "" };
@@ -185,7 +200,7 @@ mod tests {
 
     #[test]
     fn a_chart_is_self_contained_svg_with_every_series() {
-        let axes = Axes { title: "t <x>".into(), x: "writers".into(), y: "events/s".into(), log_x: true };
+        let axes = Axes { title: "t <x>".into(), x: "writers".into(), y: "events/s".into(), log_x: true, log_y: false };
         let svg = line_chart(
             &axes,
             &[
@@ -198,5 +213,33 @@ mod tests {
             svg.contains("t &lt;x&gt;") && svg.contains("stroke-dasharray") && !svg.contains("http://www.w3.org/1999")
         );
         assert!(line_chart(&axes, &[]).contains("nothing measured"));
+    }
+
+    #[test]
+    fn a_log_y_axis_ticks_each_decade_and_drops_what_it_cannot_place() {
+        let axes = Axes { title: "t".into(), x: "writers".into(), y: "events/s".into(), log_x: true, log_y: true };
+        let svg = line_chart(
+            &axes,
+            &[
+                Series {
+                    label: "rill".into(),
+                    points: vec![(1.0, 900.0), (8.0, 1100.0)],
+                    model: false,
+                    markers: false,
+                },
+                Series {
+                    label: "per-school".into(),
+                    points: vec![(1.0, 0.0), (64.0, 95_000.0)],
+                    model: false,
+                    markers: false,
+                },
+            ],
+        );
+        // 900 to 95k spans the decades 100 to 100k: four ticks between, each labelled.
+        for tick in [">100<", ">1k<", ">10k<", ">100k<"] {
+            assert!(svg.contains(tick), "no {tick} tick: {svg}");
+        }
+        // The zero point cannot be placed on a log axis: three markers, not four.
+        assert_eq!(svg.matches("<circle").count(), 3, "{svg}");
     }
 }

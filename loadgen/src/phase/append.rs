@@ -28,7 +28,7 @@ use crate::error::Result;
 use crate::figures::{Figure, Figures};
 use crate::generator::Generator;
 use crate::latency::Recorded;
-use crate::measure::{Activity, ActivityWatch, HostCpu, ServerCpu, Steal};
+use crate::measure::{Activity, ActivityWatch, HostCpu, ServerCpu, Steal, WalPosition};
 use crate::namespace::fresh_store;
 use crate::progress::{note, Progress};
 use crate::scenario::{AppendPlan, Arrival, Scenario};
@@ -154,21 +154,24 @@ async fn closed_sweep(
     let mut best: Option<(usize, Figure)> = None;
     let mut vs_pgbench: Vec<f64> = Vec::new();
     for &writers in plan.writers_for(s.strategy) {
-        let (mut rates, mut p50, mut p99, mut concurrency, mut cpu) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut rates, mut p50, mut p99, mut concurrency, mut cpu, mut wal) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut pgbench_runs, mut pgbench_cpu) = (Vec::new(), Vec::new());
         let mut steal = Steal::default();
         for rep in 1..=plan.repetitions {
             let failures = s.failures.clone();
+            let pool = s.store.pool().clone();
             let (appender, feed) = s.restart(plan.start_hour).await?;
             let progress = Progress::phase(&format!(
                 "append {name}: closed loop, {writers} writers, repetition {rep}/{}",
                 plan.repetitions
             ));
             let before = ServerCpu::now();
+            let wal_before = WalPosition::now(&pool).await;
             let host = HostCpu::now();
             let step = closed_loop(appender, feed, writers, plan.warmup_s, plan.duration_s, &failures).await;
             let after = ServerCpu::now();
+            let wal_after = WalPosition::now(&pool).await;
             steal.add(host);
             progress.done(step.events, plan.duration_s);
             rates.push(step.events as f64 / plan.duration_s);
@@ -178,6 +181,10 @@ async fn closed_sweep(
             // The CPU of the whole step, warm-up and drain included, over the events it wrote.
             if let Some(us) = ServerCpu::us_per_event(before, after, step.events_all) {
                 cpu.push(us);
+            }
+            // Likewise the WAL: the whole cluster's, so Message DB's database counts alike.
+            if let Some(bytes) = WalPosition::bytes_per_event(wal_before, wal_after, step.events_all) {
+                wal.push(bytes);
             }
             s.errors += step.failed;
             // The same statements through pgbench, right after, on the same store from the
@@ -221,6 +228,9 @@ async fn closed_sweep(
         if !cpu.is_empty() {
             figures.insert(format!("{prefix}.server_cpu_us_per_event"), Figure::from_repetitions("µs", cpu));
         }
+        if !wal.is_empty() {
+            figures.insert(format!("{prefix}.wal_bytes_per_event"), Figure::from_repetitions("bytes", wal));
+        }
         let figure = Figure::from_repetitions("events/s", rates);
         outcome.throughput.entry(name.to_string()).or_default().push((writers as f64, figure.value));
         if best.as_ref().is_none_or(|(_, b)| figure.value > b.value) {
@@ -251,6 +261,7 @@ async fn closed_sweep(
             ("p99_ms", "ceiling_p99_ms"),
             ("concurrency", "ceiling_concurrency"),
             ("server_cpu_us_per_event", "server_cpu_us_per_event"),
+            ("wal_bytes_per_event", "wal_bytes_per_event"),
             ("host_steal_share", "ceiling_host_steal_share"),
         ] {
             if let Some(f) = figures.get(&format!("{prefix}.c{writers}.{from}")).cloned() {
@@ -336,26 +347,10 @@ async fn slo_search(
     while let Some(rate) = search.next_rate() {
         let rate = rate.round();
         let i = steps.len() + 1;
-        let failures = s.failures.clone();
         let seed = s.scenario.seed.wrapping_add(1000 + i as u64);
-        let pool = s.store.pool().clone();
-        let (appender, feed) = s.restart(plan.open_start_hour).await?;
-        let progress = Progress::phase(&format!(
-            "append {name}: SLO search step {i}, {rate:.0} events/s offered for {:.0} s",
-            search_plan.step_s
-        ));
-        let watch = ActivityWatch::start(pool);
-        let Window { recorded, saturated, host } = open_loop(
-            appender,
-            feed,
-            (Arrival::Constant(rate), plan.arrivals, seed),
-            plan.open_users,
-            (plan.warmup_s, search_plan.step_s),
-            &failures,
-        )
-        .await;
-        let activity = watch.stop().await;
-        progress.done(recorded.served, search_plan.step_s);
+        let what = format!("SLO search step {i}");
+        let (Window { recorded, saturated, host }, activity) =
+            slo_window(s, plan, (rate, search_plan.step_s, seed), &what).await?;
         let p99_ms = recorded.latency_ms(0.99);
         let passed = !saturated && recorded.errors == 0 && p99_ms <= slo;
         note(format_args!(
@@ -398,7 +393,46 @@ async fn slo_search(
         found.rate,
         found.failed_at.map(|f| format!(" (failed at {f:.0})")).unwrap_or_default()
     ));
+    // The latency a user running at half that rate would see: the headroom a peer comparison
+    // asks about (`append.<s>.half_slo.p99_ms`), in a window as long as a search step.
+    let half = (found.rate / 2.0).round();
+    if half >= 1.0 {
+        let seed = s.scenario.seed.wrapping_add(2000);
+        let (Window { recorded, saturated, host }, _) =
+            slo_window(s, plan, (half, search_plan.step_s, seed), "half the SLO rate").await?;
+        s.errors += recorded.errors;
+        record_open(figures, &format!("{prefix}.half_slo"), &recorded, saturated, host);
+        figures.insert(format!("{prefix}.half_slo.offered_events_per_s"), one("events/s", half));
+    }
     Ok(())
+}
+
+/// One open-loop window at a constant `rate` for `seconds` from the open-loop start hour,
+/// with the server's checkpoints and autovacuum runs watched beside it.
+async fn slo_window(
+    s: &mut StrategyRun<'_>,
+    plan: &AppendPlan,
+    (rate, seconds, seed): (f64, f64, u64),
+    what: &str,
+) -> Result<(Window, Activity)> {
+    let name = s.strategy.name();
+    let failures = s.failures.clone();
+    let pool = s.store.pool().clone();
+    let (appender, feed) = s.restart(plan.open_start_hour).await?;
+    let progress = Progress::phase(&format!("append {name}: {what}, {rate:.0} events/s offered for {seconds:.0} s"));
+    let watch = ActivityWatch::start(pool);
+    let window = open_loop(
+        appender,
+        feed,
+        (Arrival::Constant(rate), plan.arrivals, seed),
+        plan.open_users,
+        (plan.warmup_s, seconds),
+        &failures,
+    )
+    .await;
+    let activity = watch.stop().await;
+    progress.done(window.recorded.served, seconds);
+    Ok((window, activity))
 }
 
 /// A typical append's event (an answer, with its real payload), for pgbench.

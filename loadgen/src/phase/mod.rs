@@ -14,6 +14,7 @@ mod pgbench;
 pub use peer::fetch as fetch_peer;
 pub mod replay;
 pub mod replay_cold;
+mod replay_peer;
 mod schedule;
 mod settle;
 mod slo_search;

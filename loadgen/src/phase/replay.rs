@@ -1,6 +1,7 @@
 //! The replay phase: rebuild the read model from the loaded history, sequentially and on a
-//! sweep of worker counts, repeated; then the same log from memory, for the fold's ceiling.
-//! Every rebuild must give the same digest.
+//! sweep of worker counts, repeated; through a peer's read path (`message-db`,
+//! `replay_peer.rs`); then the same log from memory, for the fold's ceiling. Every rebuild must
+//! give the same digest.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
@@ -47,6 +48,7 @@ pub async fn run(
     let total = history.count().await? as u64;
     reset_peak_rss();
     let mut outcome = ReplayOutcome::default();
+    let mut best_threads: Option<usize> = None;
     let remember = |outcome: &mut ReplayOutcome, mode: String, r: &Replayed| {
         outcome.digests.entry(r.digest.clone()).or_default().push(mode);
     };
@@ -114,12 +116,26 @@ pub async fn run(
             if figure.value > best {
                 best = figure.value;
                 best_ratios = ratios;
+                best_threads = Some(threads);
             }
             outcome.parallel.push((threads as f64, figure.value));
             figures.insert(format!("replay.parallel.t{threads}.events_per_s"), figure);
         }
         figures.insert("replay.parallel.events_per_s".into(), Figure::from_repetitions("events/s", vec![best]));
         figures.insert("replay.parallel.per_copy_out".into(), Figure::from_repetitions("x", best_ratios));
+    }
+    if plan.modes.iter().any(|m| m == "message-db") {
+        // On the worker count the parallel replay did best at, else the most the plan names.
+        let workers = best_threads.or(plan.threads.iter().copied().max()).unwrap_or(1);
+        super::replay_peer::run(
+            (scenario, plan),
+            (history, server.url),
+            (days, total, workers),
+            fold,
+            &mut outcome,
+            figures,
+        )
+        .await?;
     }
     figures.insert("replay.events".into(), Figure::from_repetitions("events", vec![total as f64]));
     figures.insert("replay.peak_rss_mb".into(), Figure::from_repetitions("MB", vec![peak_rss_mb()]));
@@ -211,7 +227,7 @@ fn memory(
 /// One raw COPY out of `history` just before a replay repetition, read as that replay reads
 /// it (by school on `threads` connections, or in global order on one): its events/s are the
 /// reference the repetition is divided by (`…per_copy_out`), taken seconds, not minutes, apart.
-async fn copy_out_rate(history: &Store, threads: Option<usize>, total: u64) -> Result<f64> {
+pub(super) async fn copy_out_rate(history: &Store, threads: Option<usize>, total: u64) -> Result<f64> {
     let started = std::time::Instant::now();
     match threads {
         Some(k) => stroom_reference::replay::copy_out_parallel(history, k).await?,

@@ -452,11 +452,11 @@ impl Scenario {
 fn replay_plan(p: &Problems<'_>, r: &RawReplay) -> Result<ReplayPlan> {
     let modes = value(&r.modes, vec!["sequential".into(), "parallel".into(), "memory".into()]);
     for m in &modes {
-        if !["rill", "sequential", "parallel", "memory", "cold"].contains(&m.as_str()) {
+        if !["rill", "sequential", "parallel", "message-db", "memory", "cold"].contains(&m.as_str()) {
             return Err(p.at(
                 span(&r.modes),
                 "replay.modes",
-                format!("unknown mode '{m}' (expected rill, sequential, parallel, memory or cold)"),
+                format!("unknown mode '{m}' (expected rill, sequential, parallel, message-db, memory or cold)"),
             ));
         }
     }

@@ -164,6 +164,13 @@ impl MessageDb {
     /// measured step starts on, as fast as the server takes it. Then `VACUUM (ANALYZE)` and
     /// a checkpoint, as before every measured step of stroom's own stores.
     pub async fn bulk_load(&self, events: &[StoredEvent]) -> Result<()> {
+        self.copy_in(events).await?;
+        self.settle().await
+    }
+
+    /// Writes `events` by COPY into `messages`, in the order given, as [`MessageDb::bulk_load`]
+    /// does but without settling: for a history loaded a day at a time.
+    pub async fn copy_in(&self, events: &[StoredEvent]) -> Result<()> {
         let mut conn = self.pool.acquire().await.map_err(Error::db("acquiring a connection"))?;
         let mut copy = conn
             .copy_in_raw("COPY messages (id, stream_name, position, type, data, metadata, time) FROM STDIN")
@@ -179,6 +186,12 @@ impl MessageDb {
         }
         copy.send(chunk.as_bytes()).await.map_err(Error::db("copying into Message DB"))?;
         copy.finish().await.map_err(Error::db("finishing COPY into Message DB"))?;
+        Ok(())
+    }
+
+    /// `VACUUM (ANALYZE)` and a checkpoint, as before every measured step of stroom's own stores.
+    pub async fn settle(&self) -> Result<()> {
+        let mut conn = self.pool.acquire().await.map_err(Error::db("acquiring a connection"))?;
         for statement in ["VACUUM (ANALYZE) messages", "CHECKPOINT"] {
             let done = sqlx::query(statement).execute(&mut *conn).await;
             if let Err(e) = done {

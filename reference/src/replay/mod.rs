@@ -1,11 +1,13 @@
 //! Rebuilding the read model from the log: `rill` (the 2017 catch-up read: pages of 100 rows
 //! in global order, deserialised on a second thread), `sequential` (one streaming reader in
 //! global order) or `parallel` (course material, then schools on N workers, largest first,
-//! merged). All must give the same digest.
+//! merged), or through a peer (`message_db`: Message DB's category reads). All must give the
+//! same digest.
 
 mod copy_out;
 mod decode;
 mod memory;
+mod message_db;
 mod postgres;
 mod rill;
 
@@ -14,6 +16,7 @@ use std::time::Duration;
 pub use copy_out::CopyRows;
 pub use decode::{envelope, PG_EPOCH_US};
 pub use memory::MemoryLog;
+pub use message_db::{message_db_categories, MESSAGE_DB_PAGE};
 pub use postgres::{
     copy_out_parallel, keyset, parallel, parallel_counted, replay_columns, sequential, sequential_counted,
 };

@@ -17,7 +17,7 @@ mod with;
 
 pub use onboarding::Onboarding;
 pub use rebuild::Machine;
-use rebuild::{parallel, sequential, Costs};
+use rebuild::{parallel, rill, sequential, Costs};
 pub use with::fill_from;
 
 /// What `stroom plan` is asked beyond the result: a target machine and a log size.
@@ -232,7 +232,7 @@ fn rebuild_table(result: &RunResult, question: &Question, say: &mut impl FnMut(S
         let disk = m.disk_mb_s.map_or("disk read rate unmeasured".into(), |d| format!("disk {d:.0} MB/s"));
         say(format!("rebuild on {name} ({:.0} cores, {:.0} GB, {disk}):", m.cores, m.ram_bytes / 1e9));
         for (label, events) in &sizes {
-            say(format!("  {label}: rill sequential: unmeasured (stroom has no rill replay yet)"));
+            say(format!("  {label}: rill sequential: {}", rill(&costs, &m, *events).render()));
             say(format!("  {label}: stroom sequential: {}", sequential(&costs, &m, *events).render()));
             say(format!("  {label}: stroom parallel: {}", parallel(&costs, &m, *events).render()));
         }

@@ -236,6 +236,7 @@ mod tests {
                 efficiency: 0.5,
                 measured: (10e6, 2.0),
                 sequential_rate: Some(300_000.0),
+                rill_rate: None,
             }),
             bytes_per_event: Some(500.0),
         }

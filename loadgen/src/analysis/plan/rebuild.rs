@@ -40,6 +40,9 @@ pub struct Costs {
     pub measured: (f64, f64),
     /// The measured sequential replay rate (one reader), events/s.
     pub sequential_rate: Option<f64>,
+    /// The measured rate of rill's catch-up read (pages of 100 in global order, decoded on a
+    /// second thread, one fold), events/s: the 2017 rebuild path on the same log.
+    pub rill_rate: Option<f64>,
 }
 
 impl Costs {
@@ -53,7 +56,8 @@ impl Costs {
         let events = get("replay.events")?;
         let efficiency = (parallel * (server_us + client_us) / 1e6 / cores).min(1.0);
         let sequential_rate = get("replay.sequential.events_per_s").ok();
-        Ok(Self { server_us, client_us, bytes, efficiency, measured: (events, cores), sequential_rate })
+        let rill_rate = get("replay.rill.events_per_s").ok();
+        Ok(Self { server_us, client_us, bytes, efficiency, measured: (events, cores), sequential_rate, rill_rate })
     }
 }
 
@@ -102,8 +106,20 @@ pub fn parallel(c: &Costs, m: &Machine, events: f64) -> Projection {
 /// cold read was measured for the parallel replay, school by school, and a read in global
 /// order across every school's partition is another pattern on disk.
 pub fn sequential(c: &Costs, m: &Machine, events: f64) -> Projection {
-    let Some(rate) = c.sequential_rate else {
-        return Projection { seconds: None, limit: "no sequential replay in this result".into() };
+    one_reader(c.sequential_rate, "sequential", c, m, events)
+}
+
+/// rill's rebuild of `events` on `m`: its catch-up read (pages of 100 by the global order, a
+/// decoding thread, one fold) at the rate measured on the same log, bound as [`sequential`] is:
+/// one reader in global order, which no core count changes and no cold step measured.
+pub fn rill(c: &Costs, m: &Machine, events: f64) -> Projection {
+    one_reader(c.rill_rate, "rill", c, m, events)
+}
+
+/// One reader in global order at its measured `rate`, while the log fits in memory.
+fn one_reader(rate: Option<f64>, mode: &str, c: &Costs, m: &Machine, events: f64) -> Projection {
+    let Some(rate) = rate else {
+        return Projection { seconds: None, limit: format!("no {mode} replay in this result") };
     };
     let log = events * c.bytes;
     if log > m.ram_bytes * CACHEABLE {
@@ -164,6 +180,7 @@ mod tests {
             efficiency: 0.5,
             measured: (10e6, 2.0),
             sequential_rate: Some(300_000.0),
+            rill_rate: Some(100_000.0),
         }
     }
 
@@ -175,9 +192,18 @@ mod tests {
         assert!((p.seconds.unwrap() - 30.0).abs() < 1e-9, "{p:?}");
         assert!(p.limit.starts_with("CPU"), "{p:?}");
         assert!((sequential(&costs(), &m, 10e6).seconds.unwrap() - 33.333).abs() < 1e-2);
+        // rill: one reader at its own measured rate, 10M at 100k events/s.
+        let r = rill(&costs(), &m, 10e6);
+        assert!((r.seconds.unwrap() - 100.0).abs() < 1e-9 && r.limit.contains("100000 events/s"), "{r:?}");
+        assert_eq!(
+            rill(&Costs { rill_rate: None, ..costs() }, &m, 10e6).render(),
+            "unmeasured (no rill replay in this result)"
+        );
         // Past memory, even with a disk rate: the cold rate was the parallel replay's.
         let disk = Machine { disk_mb_s: Some(500.0), ..m };
         let p = sequential(&costs(), &disk, 300e6);
+        assert!(p.seconds.is_none() && p.limit.contains("global order"), "{p:?}");
+        let p = rill(&costs(), &disk, 300e6);
         assert!(p.seconds.is_none() && p.limit.contains("global order"), "{p:?}");
     }
 
