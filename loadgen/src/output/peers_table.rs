@@ -29,6 +29,7 @@ pub fn render(f: &Figures) -> Option<String> {
     );
     for st in rows {
         let ceiling = get(st, "ceiling_events_per_s").map(|c| match get(st, "ceiling_writers") {
+            Some(w) if w == 1.0 => format!("{c:.0} events/s (1 writer)"),
             Some(w) => format!("{c:.0} events/s ({w:.0} writers)"),
             None => format!("{c:.0} events/s"),
         });
@@ -91,6 +92,8 @@ mod tests {
             ("append.per-school.wal_bytes_per_event", 612.0),
             ("append.message-db.ceiling_events_per_s", 2275.0),
             ("append.message-db.slo_rate_events_per_s", 1914.0),
+            ("append.rill.ceiling_events_per_s", 1442.0),
+            ("append.rill.ceiling_writers", 1.0),
         ]))
         .unwrap();
         assert!(
@@ -101,7 +104,9 @@ mod tests {
             t.contains("| `message-db` (peer) | 2275 events/s | ≥ 1914 events/s | not run | not run | not run |"),
             "{t}"
         );
+        assert!(t.contains("| `rill` | 1442 events/s (1 writer) | not run |"), "{t}");
         // stroom's strategies first, in the order reports list them, then the peers.
+        assert!(t.find("`rill`").unwrap() < t.find("per-school").unwrap());
         assert!(t.find("per-school").unwrap() < t.find("message-db").unwrap());
     }
 }

@@ -27,16 +27,19 @@ pub fn render(r: &RunResult) -> String {
         .into_iter()
         .map(|(label, points)| Series { label, points, model: false, markers: false })
         .collect();
-    charts.push(line_chart(
-        &Axes {
-            title: "Append throughput of every strategy against concurrent writers (closed loop, log-log)".into(),
-            x: "writers".into(),
-            y: "events/s".into(),
-            log_x: true,
-            log_y: true,
-        },
-        &throughput,
-    ));
+    // A panel only for what the run measured: no "nothing measured" boxes.
+    if !throughput.is_empty() {
+        charts.push(line_chart(
+            &Axes {
+                title: "Append throughput of every strategy against concurrent writers (closed loop, log-log)".into(),
+                x: "writers".into(),
+                y: "events/s".into(),
+                log_x: true,
+                log_y: true,
+            },
+            &throughput,
+        ));
+    }
 
     let spectra: Vec<Series> = r
         .series
@@ -50,16 +53,19 @@ pub fn render(r: &RunResult) -> String {
             })
         })
         .collect();
-    charts.push(line_chart(
-        &Axes {
-            title: "Latency percentile spectrum from intended start (open loop)".into(),
-            x: "1 / (1 − percentile): 2 = p50, 100 = p99, 1000 = p99.9".into(),
-            y: "ms".into(),
-            log_x: true,
-            log_y: false,
-        },
-        &spectra,
-    ));
+    if !spectra.is_empty() {
+        // Log latency: a saturated ramp's seconds and a healthy schedule's milliseconds on one chart.
+        charts.push(line_chart(
+            &Axes {
+                title: "Latency percentile spectrum from intended start (open loop)".into(),
+                x: "1 / (1 − percentile): 2 = p50, 100 = p99, 1000 = p99.9".into(),
+                y: "ms".into(),
+                log_x: true,
+                log_y: true,
+            },
+            &spectra,
+        ));
+    }
 
     let mut replay = Vec::new();
     for (mode, prefix) in [("PostgreSQL", "replay.parallel."), ("memory", "replay.memory.")] {
@@ -89,7 +95,8 @@ pub fn render(r: &RunResult) -> String {
         }
         replay.push(Series { label: format!("{mode}: measured"), points: speedup, model: false, markers: false });
     }
-    charts.push(line_chart(
+    if !replay.is_empty() {
+        charts.push(line_chart(
         &Axes {
             title:
                 "Replay speedup against workers, with the fitted USL (dashed, over the measured range, where it fits)"
@@ -101,6 +108,7 @@ pub fn render(r: &RunResult) -> String {
         },
         &replay,
     ));
+    }
 
     if let Some(p99) = r.series.get("soak.p99_per_minute").filter(|p| !p.is_empty()) {
         let line = |label: &str, key: &str| Series {
@@ -141,16 +149,19 @@ pub fn render(r: &RunResult) -> String {
     }
 
     let days = r.series.get("generate.events_per_day").cloned().unwrap_or_default();
-    charts.push(line_chart(
-        &Axes {
-            title: "Events per day over simulated time".into(),
-            x: "simulated day".into(),
-            y: "events".into(),
-            log_x: false,
-            log_y: false,
-        },
-        &[Series { label: "generated".into(), points: days, model: false, markers: false }],
-    ));
+    // Growth over simulated time says something only over more than a few days.
+    if days.len() > 3 {
+        charts.push(line_chart(
+            &Axes {
+                title: "Events per day over simulated time".into(),
+                x: "simulated day".into(),
+                y: "events".into(),
+                log_x: false,
+                log_y: false,
+            },
+            &[Series { label: "generated".into(), points: days, model: false, markers: false }],
+        ));
+    }
 
     let md = crate::output::report_md::render(r);
     let mut html = String::new();
@@ -170,4 +181,37 @@ pub fn render(r: &RunResult) -> String {
         md.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
     );
     html
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::figures::Figure;
+    use crate::output::result_file::RunResult;
+
+    fn result(pairs: &[(&str, f64)]) -> RunResult {
+        let mut r: RunResult = serde_json::from_value(serde_json::json!({
+            "result_version": 1, "stroom_version": "0", "scenario": {"name": "t"}, "started_at": "", "finished_at": "",
+            "complete": true,
+            "environment": {"git_commit": "", "cpu_model": "", "cores": 1, "memory_bytes": 1, "database": "", "profile": "", "settings": {}},
+            "figures": {}, "thresholds": []
+        }))
+        .unwrap();
+        for (k, v) in pairs {
+            r.figures.insert((*k).into(), Figure::from_repetitions("x", vec![*v]));
+        }
+        r
+    }
+
+    #[test]
+    fn a_panel_appears_only_for_what_the_run_measured() {
+        let html = super::render(&result(&[]));
+        assert!(!html.contains("<svg") && !html.contains("nothing measured"), "{html}");
+        let html = super::render(&result(&[
+            ("append.rill.c1.events_per_s", 900.0),
+            ("append.per-school.c1.events_per_s", 1400.0),
+            ("append.per-school.c64.events_per_s", 95_000.0),
+        ]));
+        assert_eq!(html.matches("<svg").count(), 1, "{html}");
+        assert!(html.contains("log-log") && html.contains(">rill<") && html.contains(">per-school<"), "{html}");
+    }
 }

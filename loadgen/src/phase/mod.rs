@@ -15,6 +15,7 @@ pub use peer::fetch as fetch_peer;
 pub mod replay;
 pub mod replay_cold;
 mod replay_peer;
+mod replay_rill;
 mod schedule;
 mod settle;
 mod slo_search;

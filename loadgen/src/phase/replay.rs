@@ -54,26 +54,8 @@ pub async fn run(
     };
 
     if plan.modes.iter().any(|m| m == "rill") {
-        // The 2017 rebuild path: pages of 100 in global order, decoded on a second thread.
-        // Its reference is the same as sequential's: one COPY out of the log in global order.
-        let (mut rates, mut ratios) = (Vec::new(), Vec::new());
-        for rep in 1..=plan.repetitions {
-            let progress = Progress::with_total(
-                &format!("replay rill (pages of {}), repetition {rep}/{}", replay::RILL_PAGE, plan.repetitions),
-                total,
-            );
-            let reference = copy_out_rate(history, None, total).await?;
-            let counter = Arc::new(AtomicU64::new(0));
-            let follow = progress.follow(counter.clone());
-            let r = replay::rill_catch_up_counted(history, fold, &counter).await?;
-            drop(follow);
-            progress.done(r.events, r.elapsed.as_secs_f64());
-            rates.push(r.events_per_s());
-            ratios.push(r.events_per_s() / reference);
-            remember(&mut outcome, "rill".into(), &r);
-        }
-        figures.insert("replay.rill.events_per_s".into(), Figure::from_repetitions("events/s", rates));
-        figures.insert("replay.rill.per_copy_out".into(), Figure::from_repetitions("x", ratios));
+        super::replay_rill::run((scenario, plan), (history, server.url), (days, total), fold, &mut outcome, figures)
+            .await?;
     }
     if plan.modes.iter().any(|m| m == "sequential") {
         let (mut rates, mut ratios) = (Vec::new(), Vec::new());

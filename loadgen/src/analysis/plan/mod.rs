@@ -202,7 +202,7 @@ pub fn plan_for(result: &RunResult, slo_p99_ms: f64, question: &Question) -> Pla
 fn rebuild_table(result: &RunResult, question: &Question, say: &mut impl FnMut(String)) {
     let here = here(result);
     let costs = match Costs::from(&result.figures, here.cores) {
-        Ok(c) => c,
+        Ok(c) => Costs { rill_on_partitions: partitioned(result), ..c },
         Err(missing) => {
             if result.figures.contains_key("replay.parallel.events_per_s") {
                 say(format!("rebuild: no projection: {missing} is not in this result"));
@@ -275,6 +275,14 @@ fn onboarding_answers(result: &RunResult, question: &Question, slo_p99_ms: f64, 
     for a in onboarding::answer(&measured, &machine, q) {
         say(format!("  {}", a.render(q.today)));
     }
+}
+
+/// Whether rill's replay in `result` read a store partitioned by school (`[store] layout`), as
+/// results before `replay.rill.one_table` did: each of its pages then merged every school's
+/// partition.
+fn partitioned(result: &RunResult) -> bool {
+    result.scenario.get("layout").and_then(|l| l.as_str()) == Some("partitioned")
+        && !result.figures.contains_key("replay.rill.one_table")
 }
 
 /// The machine a result was measured on, with the disk rate it measured, if any.

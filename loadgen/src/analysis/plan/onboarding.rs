@@ -237,6 +237,7 @@ mod tests {
                 measured: (10e6, 2.0),
                 sequential_rate: Some(300_000.0),
                 rill_rate: None,
+                rill_on_partitions: false,
             }),
             bytes_per_event: Some(500.0),
         }

@@ -43,6 +43,9 @@ pub struct Costs {
     /// The measured rate of rill's catch-up read (pages of 100 in global order, decoded on a
     /// second thread, one fold), events/s: the 2017 rebuild path on the same log.
     pub rill_rate: Option<f64>,
+    /// Whether that log was partitioned by school: then each of rill's pages of 100 in global
+    /// order merges every school's partition, a cost rill's one table never had.
+    pub rill_on_partitions: bool,
 }
 
 impl Costs {
@@ -57,7 +60,16 @@ impl Costs {
         let efficiency = (parallel * (server_us + client_us) / 1e6 / cores).min(1.0);
         let sequential_rate = get("replay.sequential.events_per_s").ok();
         let rill_rate = get("replay.rill.events_per_s").ok();
-        Ok(Self { server_us, client_us, bytes, efficiency, measured: (events, cores), sequential_rate, rill_rate })
+        Ok(Self {
+            server_us,
+            client_us,
+            bytes,
+            efficiency,
+            measured: (events, cores),
+            sequential_rate,
+            rill_rate,
+            rill_on_partitions: false,
+        })
     }
 }
 
@@ -113,6 +125,12 @@ pub fn sequential(c: &Costs, m: &Machine, events: f64) -> Projection {
 /// decoding thread, one fold) at the rate measured on the same log, bound as [`sequential`] is:
 /// one reader in global order, which no core count changes and no cold step measured.
 pub fn rill(c: &Costs, m: &Machine, events: f64) -> Projection {
+    if c.rill_on_partitions && c.rill_rate.is_some() {
+        return Projection {
+            seconds: None,
+            limit: "rill's read was measured on the store partitioned by school, where each page of 100 in global order merges every school's partition; rill read one table".into(),
+        };
+    }
     one_reader(c.rill_rate, "rill", c, m, events)
 }
 
@@ -181,6 +199,7 @@ mod tests {
             measured: (10e6, 2.0),
             sequential_rate: Some(300_000.0),
             rill_rate: Some(100_000.0),
+            rill_on_partitions: false,
         }
     }
 
@@ -199,6 +218,9 @@ mod tests {
             rill(&Costs { rill_rate: None, ..costs() }, &m, 10e6).render(),
             "unmeasured (no rill replay in this result)"
         );
+        // A rate read from a partitioned store is not rill's: refused, saying why.
+        let p = rill(&Costs { rill_on_partitions: true, ..costs() }, &m, 10e6);
+        assert!(p.seconds.is_none() && p.limit.contains("partitioned by school"), "{p:?}");
         // Past memory, even with a disk rate: the cold rate was the parallel replay's.
         let disk = Machine { disk_mb_s: Some(500.0), ..m };
         let p = sequential(&costs(), &disk, 300e6);
