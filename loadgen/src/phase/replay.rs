@@ -54,8 +54,7 @@ pub async fn run(
     };
 
     if plan.modes.iter().any(|m| m == "rill") {
-        super::replay_rill::run((scenario, plan), (history, server.url), (days, total), fold, &mut outcome, figures)
-            .await?;
+        super::replay_rill::run(plan, (history, server.url), total, fold, &mut outcome, figures).await?;
     }
     if plan.modes.iter().any(|m| m == "sequential") {
         let (mut rates, mut ratios) = (Vec::new(), Vec::new());
@@ -106,7 +105,10 @@ pub async fn run(
         figures.insert("replay.parallel.events_per_s".into(), Figure::from_repetitions("events/s", vec![best]));
         figures.insert("replay.parallel.per_copy_out".into(), Figure::from_repetitions("x", best_ratios));
     }
+    figures.insert("replay.events".into(), Figure::from_repetitions("events", vec![total as f64]));
+    figures.insert("replay.peak_rss_mb".into(), Figure::from_repetitions("MB", vec![peak_rss_mb()]));
     if plan.modes.iter().any(|m| m == "message-db") {
+        // After the peak RSS is taken: the copy into Message DB generates the history here.
         // On the worker count the parallel replay did best at, else the most the plan names.
         let workers = best_threads.or(plan.threads.iter().copied().max()).unwrap_or(1);
         super::replay_peer::run(
@@ -119,8 +121,6 @@ pub async fn run(
         )
         .await?;
     }
-    figures.insert("replay.events".into(), Figure::from_repetitions("events", vec![total as f64]));
-    figures.insert("replay.peak_rss_mb".into(), Figure::from_repetitions("MB", vec![peak_rss_mb()]));
 
     if plan.modes.iter().any(|m| m == "memory") {
         if total > MEMORY_MODE_MAX_EVENTS {

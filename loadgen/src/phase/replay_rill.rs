@@ -3,9 +3,10 @@
 //! a log shaped as rill's was: one table. On a store partitioned by school each such page is a
 //! merge of every school's partition (6 ms a page over 250 schools, measured with EXPLAIN
 //! ANALYZE on rebuild.toml's store: about 16k events/s), a cost rill never paid, which would
-//! flatter every ratio to it. So a partitioned history is first copied, in its load order,
-//! into a single-log store (`stroom_rill_replay`), and rill reads that; its reference is one
-//! COPY out of that same table in global order. A single-log history is read as it is.
+//! flatter every ratio to it. So a partitioned history is first copied, in the server and in
+//! global order, into a single-log store (`stroom_rill_replay`), and rill reads that; its
+//! reference is one COPY out of that same table in global order. A single-log history is read
+//! as it is.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -14,26 +15,23 @@ use stroom_reference::read_model::Fold;
 use stroom_reference::replay::{self, RILL_PAGE};
 use stroom_reference::{Layout, Schema, Store};
 
-use super::generator_config;
 use super::replay::{copy_out_rate, ReplayOutcome};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::figures::{Figure, Figures};
-use crate::generator::Generator;
 use crate::progress::{note, Progress};
-use crate::scenario::{ReplayPlan, Scenario};
+use crate::scenario::ReplayPlan;
 
-/// Measures rill's rebuild `plan.repetitions` times; `history` holds `days` generated days,
-/// `total` events.
+/// Measures rill's rebuild `plan.repetitions` times; `history` holds `total` events.
 pub async fn run(
-    (scenario, plan): (&Scenario, &ReplayPlan),
+    plan: &ReplayPlan,
     (history, url): (&Store, &str),
-    (days, total): (u32, u64),
+    total: u64,
     fold: Fold,
     outcome: &mut ReplayOutcome,
     figures: &mut Figures,
 ) -> Result<()> {
     let copy = match history.schema().layout {
-        Layout::Partitioned => Some(one_table(scenario, history, url, days, total).await?),
+        Layout::Partitioned => Some(one_table(history, url, total).await?),
         Layout::SingleLog | Layout::RillLog => None,
     };
     let log = copy.as_ref().unwrap_or(history);
@@ -63,18 +61,30 @@ pub async fn run(
     Ok(())
 }
 
-/// The generated history loaded again into one table, settled and read once unmeasured, as
-/// the history itself was before the replays.
-async fn one_table(scenario: &Scenario, history: &Store, url: &str, days: u32, total: u64) -> Result<Store> {
+/// The history copied into one table, in the server (`INSERT … SELECT … ORDER BY
+/// global_position`, so nothing passes through this process and no event changes its global
+/// position), settled and read once unmeasured, as the history itself was before the replays.
+async fn one_table(history: &Store, url: &str, total: u64) -> Result<Store> {
     let schema = Schema::new(Layout::SingleLog, history.schema().payload);
     let store = crate::namespace::fresh_store(url, "rill-replay", schema, 4).await?;
     let progress = Progress::with_total("replay rill: copying the history into one table, as rill's log was", total);
     let started = std::time::Instant::now();
-    let mut generator = Generator::new(generator_config(scenario, 2));
-    let loaded = crate::backfill(&store, &mut generator, None, Some(days), None, None, Some(&progress)).await?;
-    progress.done(loaded.events, started.elapsed().as_secs_f64());
-    if loaded.events != total {
-        note(format_args!("replay rill: the one-table copy holds {} events, the history {total}", loaded.events));
+    let from: String = sqlx::query_scalar("SELECT current_schema()")
+        .fetch_one(history.pool())
+        .await
+        .map_err(|source| Error::Database { action: "naming the history's schema", source })?;
+    let columns =
+        "global_position, xid, school, position, id, stream, version, event_type, recorded_at, payload, metadata";
+    let copied = sqlx::query(&format!(
+        "INSERT INTO events ({columns}) SELECT {columns} FROM \"{from}\".events ORDER BY global_position"
+    ))
+    .execute(store.pool())
+    .await
+    .map_err(|source| Error::Database { action: "copying the history into one table", source })?
+    .rows_affected();
+    progress.done(copied, started.elapsed().as_secs_f64());
+    if copied != total {
+        note(format_args!("replay rill: the one-table copy holds {copied} events, the history {total}"));
     }
     super::replay::prepare_read(&store).await?;
     Ok(store)
