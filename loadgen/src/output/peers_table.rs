@@ -29,7 +29,7 @@ pub fn render(f: &Figures) -> Option<String> {
     );
     for st in rows {
         let ceiling = get(st, "ceiling_events_per_s").map(|c| match get(st, "ceiling_writers") {
-            Some(w) if w == 1.0 => format!("{c:.0} events/s (1 writer)"),
+            Some(1.0) => format!("{c:.0} events/s (1 writer)"),
             Some(w) => format!("{c:.0} events/s ({w:.0} writers)"),
             None => format!("{c:.0} events/s"),
         });
