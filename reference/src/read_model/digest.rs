@@ -40,7 +40,10 @@ fn sorted<K: Ord + Clone, V>(map: impl IntoIterator<Item = (K, V)>) -> Vec<(K, V
 
 impl ReadModel {
     /// Hex SHA-256 of the model's content in a canonical order. Equal models give equal
-    /// digests, whatever order their events were folded or merged in.
+    /// digests, whatever order their events were folded or merged in. Every collection is
+    /// prefixed with its length and every string with its byte length, so two different
+    /// models cannot feed the hash the same bytes (moving an entry from one collection to the
+    /// next would otherwise hash alike).
     pub fn digest(&self) -> String {
         let mut h = Hasher(Sha256::new());
         h.u64(self.events);
@@ -82,18 +85,22 @@ impl ReadModel {
             h.uuid(&q);
             h.u64(st.attempts);
             h.u64(st.correct);
+            h.u64(st.wrong_answers.len() as u64);
             for (answer, n) in sorted(st.wrong_answers.iter().map(|(k, v)| (k.clone(), *v))) {
                 h.bytes(answer.as_bytes());
                 h.u64(n);
             }
         }
+        h.u64(self.active_per_day.len() as u64);
         for (school, days) in sorted(self.active_per_day.iter().map(|(k, v)| (*k, v))) {
             h.i64(i64::from(school));
+            h.u64(days.len() as u64);
             for (day, n) in days {
                 h.i64(i64::from(*day));
                 h.u64(u64::from(*n));
             }
         }
+        h.u64(self.sections.len() as u64);
         for (sec, info) in sorted(self.sections.iter().map(|(k, v)| (*k, v))) {
             h.uuid(&sec);
             h.uuid(&info.course);
@@ -101,10 +108,36 @@ impl ReadModel {
             h.bytes(info.title.as_bytes());
             h.u64(u64::from(info.questions));
         }
+        h.u64(self.courses.len() as u64);
         for (course, title) in sorted(self.courses.iter().map(|(k, v)| (*k, v))) {
             h.uuid(&course);
             h.bytes(title.as_bytes());
         }
         h.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read_model::QuestionStats;
+
+    /// Without a length before each collection, a wrong answer whose bytes spell a school and a
+    /// day (length 8 reads as school 8, "0000\0\0\0\0" as day 0x30303030) hashed exactly like
+    /// an active-per-day entry with no wrong answer.
+    #[test]
+    fn an_entry_moved_from_one_collection_to_the_next_changes_the_digest() {
+        let question = uuid::Uuid::from_u128(1);
+        let mut a = ReadModel::default();
+        a.questions.insert(question, QuestionStats::default());
+        a.active_per_day.insert(8, [(0x3030_3030, 5)].into_iter().collect());
+
+        let mut b = ReadModel::default();
+        let mut stats = QuestionStats::default();
+        stats.wrong_answers.insert("0000\0\0\0\0".into(), 5);
+        b.questions.insert(question, stats);
+
+        assert_ne!(a.digest(), b.digest());
+        assert_eq!(a.digest(), a.clone().digest(), "the digest is a function of the model");
     }
 }

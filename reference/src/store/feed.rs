@@ -52,6 +52,44 @@ impl Store {
     }
 }
 
+/// The oldest transaction open on the cluster that has a transaction id: the feed cannot pass
+/// it, whatever database it is in, until it ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedBlocker {
+    /// Its transaction id (32-bit, as `pg_stat_activity` shows it).
+    pub xid: i64,
+    /// The database it runs in.
+    pub database: String,
+    /// How long it has been open, in seconds.
+    pub open_for_s: f64,
+    /// The backend's process id.
+    pub pid: i32,
+}
+
+impl std::fmt::Display for FeedBlocker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "waiting on transaction {} in database {}, open for {:.1} s (pid {})",
+            self.xid, self.database, self.open_for_s, self.pid
+        )
+    }
+}
+
+impl Store {
+    /// The oldest open transaction with an id, other than this connection's, if any. A
+    /// projector that is behind names it instead of falling silent.
+    pub async fn feed_blocker(&self) -> Result<Option<FeedBlocker>> {
+        let row: Option<(i64, String, f64, i32)> = sqlx::query_as(
+            "SELECT backend_xid::text::bigint, coalesce(datname, ''),                     coalesce(extract(epoch FROM clock_timestamp() - xact_start), 0)::float8, pid              FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()              ORDER BY age(backend_xid) DESC LIMIT 1",
+        )
+        .fetch_optional(self.pool())
+        .await
+        .map_err(Error::db("finding the oldest open transaction"))?;
+        Ok(row.map(|(xid, database, open_for_s, pid)| FeedBlocker { xid, database, open_for_s, pid }))
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct FeedRow {
     #[sqlx(flatten)]

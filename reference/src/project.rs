@@ -1,0 +1,110 @@
+//! The live read side: a projector tails the global feed and folds each event into its
+//! in-memory read model, in batches, from a cursor it keeps.
+//!
+//! A projector starts either from the beginning of the log or where a replay stopped
+//! ([`crate::replay::Replayed::cursor`]): every event at or before that cursor is in the
+//! replayed model and none after it, so going live from it skips nothing and applies nothing
+//! twice. Several projectors may follow one log, each with its own handler set.
+//!
+//! The feed only passes transactions that have ended (see `store/feed.rs`), so one long
+//! transaction anywhere on the cluster holds every projector back until it ends;
+//! [`Store::feed_blocker`] names it.
+
+use crate::error::{Error, Result};
+use crate::event::RecordedEvent;
+use crate::read_model::{Fold, ReadModel};
+use crate::replay::{envelope, Replayed};
+use crate::store::{FeedCursor, Store};
+use crate::upcast::Upcasters;
+
+/// Events read from the feed at a time unless [`Projector::with_batch`] says otherwise.
+pub const DEFAULT_BATCH: usize = 1000;
+
+/// A read model kept up to date from the global feed.
+#[derive(Debug, Clone)]
+pub struct Projector {
+    store: Store,
+    fold: Fold,
+    model: ReadModel,
+    cursor: FeedCursor,
+    batch: usize,
+}
+
+impl Projector {
+    /// An empty model at the start of the feed.
+    pub fn from_start(store: Store, fold: Fold) -> Self {
+        Self::resume(store, fold, ReadModel::default(), FeedCursor::default())
+    }
+
+    /// `model`, which holds exactly the feed's events up to `cursor`, continued from there.
+    pub fn resume(store: Store, fold: Fold, model: ReadModel, cursor: FeedCursor) -> Self {
+        Self { store, fold, model, cursor, batch: DEFAULT_BATCH }
+    }
+
+    /// Goes live where `replayed` stopped. It must be a replay of `store` folded with `fold`,
+    /// and one that ends at a feed cursor (sequential or parallel).
+    pub fn after_replay(store: Store, fold: Fold, replayed: Replayed) -> Result<Self> {
+        let cursor = replayed.cursor.ok_or_else(|| Error::Rejected {
+            rule: "only a sequential or parallel replay of stroom's store ends at a feed cursor".into(),
+        })?;
+        Ok(Self::resume(store, fold, replayed.model, cursor))
+    }
+
+    /// Reads up to `batch` events at a time (at least 1).
+    pub fn with_batch(mut self, batch: usize) -> Self {
+        self.batch = batch.max(1);
+        self
+    }
+
+    /// Folds the next batch of the feed, calling `seen` with each event after it is folded;
+    /// returns how many there were (0: caught up, for now).
+    pub async fn step_observed(&mut self, mut seen: impl FnMut(&RecordedEvent)) -> Result<usize> {
+        let (events, next) = self.store.read_feed(self.cursor, self.batch).await?;
+        // Rows from the feed are upcast already.
+        let none = Upcasters::none();
+        for e in &events {
+            let position = e.position.unwrap_or(e.global_position);
+            let env = envelope(&none, e.school, position, e.recorded_at_us, &e.event_type, e.payload.as_bytes())?;
+            self.fold.apply(&mut self.model, &env);
+            seen(e);
+        }
+        self.cursor = next;
+        Ok(events.len())
+    }
+
+    /// [`Self::step_observed`] without an observer.
+    pub async fn step(&mut self) -> Result<usize> {
+        self.step_observed(|_| {}).await
+    }
+
+    /// Folds batches until the feed has nothing more to pass; returns the events folded.
+    pub async fn catch_up(&mut self) -> Result<u64> {
+        let mut n = 0u64;
+        loop {
+            match self.step().await? {
+                0 => return Ok(n),
+                k => n += k as u64,
+            }
+        }
+    }
+
+    /// The model so far.
+    pub fn model(&self) -> &ReadModel {
+        &self.model
+    }
+
+    /// The model, giving up the projector.
+    pub fn into_model(self) -> ReadModel {
+        self.model
+    }
+
+    /// The feed position of the last event folded.
+    pub fn cursor(&self) -> FeedCursor {
+        self.cursor
+    }
+
+    /// The handler set and fold it applies.
+    pub fn fold(&self) -> Fold {
+        self.fold
+    }
+}
