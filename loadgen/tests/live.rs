@@ -116,7 +116,11 @@ async fn rebuild_then_live(strategy: Strategy, commit_lanes: usize, rebuild: &st
 async fn drain(projector: &mut Projector, events: u64) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while projector.model().events < events {
-        assert!(tokio::time::Instant::now() < deadline, "drained {} of {events} events in 60 s", projector.model().events);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "drained {} of {events} events in 60 s",
+            projector.model().events
+        );
         if projector.step().await.unwrap() == 0 {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -180,7 +184,8 @@ async fn an_open_transaction_holds_the_feed_and_is_named() {
 
     // Another session takes a transaction id and keeps it open.
     let mut holder = store.pool().begin().await.unwrap();
-    let xid: i64 = sqlx::query_scalar("SELECT pg_current_xact_id()::text::bigint").fetch_one(&mut *holder).await.unwrap();
+    let xid: i64 =
+        sqlx::query_scalar("SELECT pg_current_xact_id()::text::bigint").fetch_one(&mut *holder).await.unwrap();
     let appender = Appender::start(Strategy::PerSchool, &store, TransactorConfig::default()).await.unwrap();
     let first = day.into_iter().flatten().next().unwrap();
     appender.append(first).await.unwrap();

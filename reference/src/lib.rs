@@ -17,7 +17,7 @@ pub mod upcast;
 pub use append::{Append, Appended, Appender, Strategy, Transactor, TransactorConfig};
 pub use command::{CommandHandler, Handled};
 pub use error::{Error, Result};
-pub use project::Projector;
 pub use event::{NewEvent, RecordedEvent, School, StoredEvent, GLOBAL_SCHOOL, MAX_PAYLOAD_BYTES};
+pub use project::Projector;
 pub use store::{Layout, PayloadType, Schema, Store};
 pub use upcast::Upcasters;

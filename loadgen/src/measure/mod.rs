@@ -1,15 +1,18 @@
 //! What the server did while a step ran, measured beside the step: its CPU time, its
 //! checkpoints, autovacuum runs and WAL (over a window, or per event of a step), the machine's busy and stolen CPU, and what
-//! "durable" means on the disk under it.
+//! "durable" means on the disk under it; and how far a live projector's model lags behind
+//! the acknowledged appends.
 
 mod activity;
 mod durability;
 mod host_cpu;
+mod lag;
 mod server_cpu;
 mod wal;
 
 pub use activity::{Activity, ActivityWatch};
 pub use durability::{probe as probe_durability, Durability};
 pub use host_cpu::{HostCpu, Steal};
+pub use lag::{Lag, LagMeter, LagWatch};
 pub use server_cpu::ServerCpu;
 pub use wal::WalPosition;

@@ -11,12 +11,16 @@
 //! * SLO search: the highest constant offered rate whose p99 stays within the SLO, with no
 //!   error and no saturation, found by stepped search over long windows (`slo_search.rs`).
 //!   That is the figure a user could run at.
+//! * Lag (`[append.open] project = true`): in every open-loop window and SLO step a live
+//!   projector folds the feed beside the appenders, and the window reports how long after
+//!   each acknowledgement its event was in the model (`measure/lag.rs`).
 //! * pgbench: for the one-by-one strategies, the same statements through pgbench at the same
 //!   C, on the same store (`pgbench.rs`).
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
+use stroom_reference::read_model::Fold;
 use stroom_reference::{Appender, NewEvent, Schema, Store, Strategy, TransactorConfig};
 
 use super::closed_loop::closed_loop;
@@ -28,7 +32,7 @@ use crate::error::Result;
 use crate::figures::{Figure, Figures};
 use crate::generator::Generator;
 use crate::latency::Recorded;
-use crate::measure::{Activity, ActivityWatch, HostCpu, ServerCpu, Steal, WalPosition};
+use crate::measure::{Activity, ActivityWatch, HostCpu, Lag, LagWatch, ServerCpu, Steal, WalPosition};
 use crate::namespace::fresh_store;
 use crate::progress::{note, Progress};
 use crate::scenario::{AppendPlan, Arrival, Scenario};
@@ -125,6 +129,12 @@ struct StrategyRun<'a> {
 }
 
 impl StrategyRun<'_> {
+    /// Whether a live projector runs beside this strategy's open-loop windows: stroom's own
+    /// stores only, a peer's log is not stroom's feed.
+    fn projects(&self, plan: &AppendPlan) -> bool {
+        plan.project && !self.strategy.is_peer()
+    }
+
     async fn restart(&mut self, from_hour: f64) -> Result<&mut (Appender, Feed)> {
         if let Some(mdb) = &self.message_db {
             return super::peer::restart(mdb, self.scenario, from_hour, &mut self.running).await;
@@ -287,7 +297,13 @@ async fn open_schedules(
         let label = rate.label();
         let failures = s.failures.clone();
         let seed = s.scenario.seed.wrapping_add(i as u64);
+        let store = s.store.clone();
+        let project = s.projects(plan);
         let (appender, feed) = s.restart(plan.open_start_hour).await?;
+        let lag = match project {
+            true => Some(LagWatch::start(&store, Fold::default()).await?),
+            false => None,
+        };
         let progress = Progress::phase(&format!("append {name}: open loop, {rate}"));
         let started = SystemTime::now();
         let Window { recorded, saturated, host } = open_loop(
@@ -297,9 +313,14 @@ async fn open_schedules(
             plan.open_users,
             (plan.warmup_s, plan.open_duration_s),
             &failures,
+            lag.as_ref().map(LagWatch::meter).as_ref(),
         )
         .await;
         progress.done(recorded.served, plan.open_duration_s);
+        let lag = match lag {
+            Some(w) => Some(w.stop().await?),
+            None => None,
+        };
         if saturated {
             note(format_args!(
                 "append {name}: {rate} saturated: dispatch stopped, {} arrivals due in the window were not sent",
@@ -309,6 +330,9 @@ async fn open_schedules(
         s.errors += recorded.errors;
         let prefix = format!("append.{name}.{label}");
         record_open(figures, &prefix, &recorded, saturated, host);
+        if let Some(lag) = &lag {
+            lag.record_schedule(figures, &prefix, |_| true);
+        }
         if let Arrival::Ramp { .. } = rate {
             let held = slo_held_to(&recorded, rate, plan.open_duration_s, s.scenario.slo_p99_ms);
             figures.insert(format!("{prefix}.slo_held_to_events_per_s"), one("events/s", held));
@@ -349,7 +373,7 @@ async fn slo_search(
         let i = steps.len() + 1;
         let seed = s.scenario.seed.wrapping_add(1000 + i as u64);
         let what = format!("SLO search step {i}");
-        let (Window { recorded, saturated, host }, activity) =
+        let (Window { recorded, saturated, host }, activity, lag) =
             slo_window(s, plan, (rate, search_plan.step_s, seed), &what).await?;
         let p99_ms = recorded.latency_ms(0.99);
         let passed = !saturated && recorded.errors == 0 && p99_ms <= slo;
@@ -367,6 +391,9 @@ async fn slo_search(
         }
         let prefix = format!("append.{name}.slo_step{i}");
         record_open(figures, &prefix, &recorded, saturated, host);
+        if let Some(lag) = &lag {
+            lag.record(figures, &prefix);
+        }
         figures.insert(format!("{prefix}.passed"), one("flag", f64::from(u8::from(passed))));
         figures.insert(format!("{prefix}.checkpoints"), one("count", activity.checkpoints_at.len() as f64));
         figures.insert(format!("{prefix}.autovacuums"), one("count", activity.autovacuums_at.len() as f64));
@@ -384,6 +411,10 @@ async fn slo_search(
     }
     if let Some((step, activity, _)) = steps.iter().find(|(st, _, _)| st.passed && st.rate == found.rate) {
         figures.insert(format!("{prefix}.slo_rate_p99_ms"), one("ms", step.p99_ms));
+        let i = steps.iter().position(|(st, _, _)| st == step).map_or(0, |i| i + 1);
+        if let Some(lag) = figures.get(&format!("{prefix}.slo_step{i}.lag_p99_ms")).cloned() {
+            figures.insert(format!("{prefix}.slo_rate_lag_p99_ms"), lag);
+        }
         figures.insert(format!("{prefix}.slo_rate_checkpoints"), one("count", activity.checkpoints_at.len() as f64));
         figures.insert(format!("{prefix}.slo_rate_autovacuums"), one("count", activity.autovacuums_at.len() as f64));
     }
@@ -398,10 +429,13 @@ async fn slo_search(
     let half = (found.rate / 2.0).round();
     if half >= 1.0 {
         let seed = s.scenario.seed.wrapping_add(2000);
-        let (Window { recorded, saturated, host }, _) =
+        let (Window { recorded, saturated, host }, _, lag) =
             slo_window(s, plan, (half, search_plan.step_s, seed), "half the SLO rate").await?;
         s.errors += recorded.errors;
         record_open(figures, &format!("{prefix}.half_slo"), &recorded, saturated, host);
+        if let Some(lag) = &lag {
+            lag.record(figures, &format!("{prefix}.half_slo"));
+        }
         figures.insert(format!("{prefix}.half_slo.offered_events_per_s"), one("events/s", half));
     }
     Ok(())
@@ -414,13 +448,18 @@ async fn slo_window(
     plan: &AppendPlan,
     (rate, seconds, seed): (f64, f64, u64),
     what: &str,
-) -> Result<(Window, Activity)> {
+) -> Result<(Window, Activity, Option<Lag>)> {
     let name = s.strategy.name();
     let failures = s.failures.clone();
-    let pool = s.store.pool().clone();
+    let store = s.store.clone();
+    let project = s.projects(plan);
     let (appender, feed) = s.restart(plan.open_start_hour).await?;
     let progress = Progress::phase(&format!("append {name}: {what}, {rate:.0} events/s offered for {seconds:.0} s"));
-    let watch = ActivityWatch::start(pool);
+    let watch = ActivityWatch::start(store.pool().clone());
+    let lag = match project {
+        true => Some(LagWatch::start(&store, Fold::default()).await?),
+        false => None,
+    };
     let window = open_loop(
         appender,
         feed,
@@ -428,11 +467,16 @@ async fn slo_window(
         plan.open_users,
         (plan.warmup_s, seconds),
         &failures,
+        lag.as_ref().map(LagWatch::meter).as_ref(),
     )
     .await;
     let activity = watch.stop().await;
     progress.done(window.recorded.served, seconds);
-    Ok((window, activity))
+    let lag = match lag {
+        Some(w) => Some(w.stop().await?),
+        None => None,
+    };
+    Ok((window, activity, lag))
 }
 
 /// A typical append's event (an answer, with its real payload), for pgbench.

@@ -5,12 +5,19 @@
 //! morning would. Each command is due at its simulated time divided by the speedup; latency
 //! runs from that moment (no coordinated omission). Answers load their section test by
 //! replaying its stream; that load is timed on its own (`live.<s>.load_p99_ms`).
+//!
+//! With `project`, a live projector folds the feed beside the commands and the phase reports
+//! how long after each acknowledgement its event was in the model (`live.<s>.lag_p99_ms`).
+//! With `stall_s`, a transaction is held open that long in another database of the cluster
+//! (`stall.rs`); the lag of what was acknowledged from a second before it started until it
+//! ended is reported on its own (`live.<s>.stall_lag_max_ms`) and left out of the rest.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
+use stroom_reference::read_model::Fold;
 use stroom_reference::{Appender, CommandHandler, Error as StoreError, TransactorConfig};
 use tokio::sync::mpsc;
 
@@ -20,7 +27,7 @@ use crate::figures::{Figure, Figures};
 use crate::generator::{Generator, DAY_SECS, START_UNIX_SECS};
 use crate::latency::{aggregate, Recorded, Sample};
 use crate::live::{schedule, LiveCommand, Scheduled};
-use crate::measure::HostCpu;
+use crate::measure::{HostCpu, LagMeter, LagWatch};
 use crate::namespace::fresh_store;
 use crate::progress::{note, Progress};
 use crate::scenario::{LivePlan, Scenario};
@@ -86,12 +93,43 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &LivePlan, figures: &mut 
         let appender = Appender::start(strategy, &store, TransactorConfig::default()).await?;
         let handler = CommandHandler::new(store.clone(), appender.clone());
 
+        let lag = match plan.project {
+            true => Some(LagWatch::start(&store, Fold::default()).await?),
+            false => None,
+        };
         let progress = Progress::phase(&format!("live {name}: x{} from {:02}:00", plan.speedup, plan.start_hour));
         let started = SystemTime::now();
         let host = HostCpu::now();
-        let (recorded, loads, rejected, saturated) = drive(&handler, &commands, window_start_us, plan).await;
+        let stall = match plan.stall_s > 0.0 {
+            true => {
+                let at = Instant::now() + Duration::from_secs_f64(plan.stall_at_s);
+                Some(super::stall::Stall::start(url, at, Duration::from_secs_f64(plan.stall_s))?)
+            }
+            false => None,
+        };
+        let meter = lag.as_ref().map(LagWatch::meter);
+        let (recorded, loads, rejected, saturated) = drive(&handler, &commands, window_start_us, plan, meter).await;
         let host = HostCpu::since(host);
         progress.done(recorded.latency.len(), plan.wall_seconds() - plan.warmup_s);
+        let stalled = match stall {
+            Some(s) => Some(s.done().await?),
+            None => None,
+        };
+        if let Some(lag) = lag {
+            let lag = lag.stop().await?;
+            // What was acknowledged from a second before the stall until it ended waited on it.
+            let in_stall =
+                |at: Instant| stalled.is_some_and(|(from, to)| at + Duration::from_secs(1) >= from && at <= to);
+            lag.record_schedule(figures, &format!("live.{name}"), |at| !in_stall(at));
+            if stalled.is_some() {
+                let max_ms = lag.histogram(in_stall).max() as f64 / 1000.0;
+                let figure = Figure::from_repetitions("ms", vec![max_ms]);
+                figures.insert(format!("live.{name}.stall_lag_max_ms"), figure.clone());
+                if figures.get("project.stall_lag_max_ms").is_none_or(|f| f.value < max_ms) {
+                    figures.insert("project.stall_lag_max_ms".into(), figure);
+                }
+            }
+        }
         if saturated {
             note(format_args!("live {name}: the backlog passed five seconds of arrivals; dispatch stopped early"));
         }
@@ -149,6 +187,7 @@ async fn drive(
     commands: &[Scheduled],
     window_start_us: i64,
     plan: &LivePlan,
+    lag: Option<LagMeter>,
 ) -> (Recorded, Histogram<u64>, u64, bool) {
     let start = Instant::now();
     let from = start + Duration::from_secs_f64(plan.warmup_s);
@@ -163,10 +202,16 @@ async fn drive(
     for _ in 0..plan.users {
         let (tx, mut rx) = mpsc::unbounded_channel::<(LiveCommand, Instant)>();
         queues.push(tx);
-        let (handler, samples, loads, rejected, outstanding) =
-            (handler.clone(), samples_tx.clone(), loads.clone(), rejected.clone(), outstanding.clone());
+        let (handler, samples, loads, rejected, outstanding, lag) =
+            (handler.clone(), samples_tx.clone(), loads.clone(), rejected.clone(), outstanding.clone(), lag.clone());
         tasks.push(tokio::spawn(async move {
             while let Some((command, intended)) = rx.recv().await {
+                // The events the command writes, for the lag of the measured ones.
+                let ids: Vec<uuid::Uuid> = match (&lag, &command) {
+                    (Some(_), LiveCommand::Answer { command, .. }) if intended >= from => vec![command.event_id(0)],
+                    (Some(_), LiveCommand::Append(a)) if intended >= from => a.events.iter().map(|e| e.id).collect(),
+                    _ => Vec::new(),
+                };
                 let started = Instant::now();
                 let ok = match command {
                     LiveCommand::Answer { school, stream, command, recorded_at_us } => {
@@ -187,6 +232,9 @@ async fn drive(
                     }
                     LiveCommand::Append(a) => handler.appender().append(a).await.is_ok(),
                 };
+                if let (true, Some(lag)) = (ok, &lag) {
+                    ids.into_iter().for_each(|id| lag.acked(id));
+                }
                 let _ = samples.send(Sample { intended, started, ended: Instant::now(), ok });
                 outstanding.fetch_sub(1, Ordering::Relaxed);
             }

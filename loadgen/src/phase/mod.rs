@@ -20,6 +20,7 @@ mod schedule;
 mod settle;
 mod slo_search;
 pub mod soak;
+mod stall;
 
 pub use settle::settle;
 

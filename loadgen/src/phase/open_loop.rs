@@ -18,7 +18,7 @@ use super::feed::Feed;
 use super::schedule::Schedule;
 use crate::figures::{Figure, Figures};
 use crate::latency::{aggregate, Recorded, Sample};
-use crate::measure::HostCpu;
+use crate::measure::{HostCpu, LagMeter};
 use crate::progress::note;
 use crate::scenario::{Arrival, Arrivals};
 
@@ -67,6 +67,7 @@ pub(super) async fn open_loop(
     users: usize,
     (warmup_s, duration_s): (f64, f64),
     failures: &Failures,
+    lag: Option<&LagMeter>,
 ) -> Window {
     let host = HostCpu::now();
     let start = Instant::now();
@@ -80,16 +81,23 @@ pub(super) async fn open_loop(
     for _ in 0..users {
         let (tx, mut rx) = mpsc::unbounded_channel::<(Append, Instant)>();
         queues.push(tx);
-        let (appender, samples, outstanding, failures) =
-            (appender.clone(), samples_tx.clone(), outstanding.clone(), failures.clone());
+        let (appender, samples, outstanding, failures, lag) =
+            (appender.clone(), samples_tx.clone(), outstanding.clone(), failures.clone(), lag.cloned());
         tasks.push(tokio::spawn(async move {
             while let Some((a, intended)) = rx.recv().await {
+                let ids: Vec<_> = match &lag {
+                    Some(_) if intended >= from => a.events.iter().map(|e| e.id).collect(),
+                    _ => Vec::new(),
+                };
                 let started = Instant::now();
                 let result = appender.append(a).await;
                 if let Err(e) = &result {
                     failures.add(e);
                 }
                 let ok = result.is_ok();
+                if let (true, Some(lag)) = (ok, &lag) {
+                    ids.into_iter().for_each(|id| lag.acked(id));
+                }
                 let _ = samples.send(Sample { intended, started, ended: Instant::now(), ok });
                 outstanding.fetch_sub(1, Ordering::Relaxed);
             }
@@ -192,6 +200,10 @@ pub(crate) const WORST_OF: &[&str] = &[
     "saturated",
     "host_busy_share",
     "host_steal_share",
+    "lag_p50_ms",
+    "lag_p99_ms",
+    "lag_max_ms",
+    "lag_unseen",
 ];
 
 /// Sets `<prefix>.<figure>` to the worst (largest) of `<prefix>.<label>.<figure>` over the

@@ -141,7 +141,8 @@ pub async fn run(
         if !equal {
             note(format_args!("replay: digests differ: {:?}", outcome.digests));
         }
-        figures.insert("replay.digests_equal".into(), Figure::from_repetitions("flag", vec![f64::from(u8::from(equal))]));
+        figures
+            .insert("replay.digests_equal".into(), Figure::from_repetitions("flag", vec![f64::from(u8::from(equal))]));
     } else {
         note(format_args!("replay: one replay, so no replay.digests_equal (it needs two to compare)"));
     }

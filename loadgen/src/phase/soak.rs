@@ -93,6 +93,7 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &SoakPlan, rate: f64, fig
         plan.users,
         (plan.warmup_s, window_s),
         &failures,
+        None,
     )
     .await;
     let activity = watch.stop().await;

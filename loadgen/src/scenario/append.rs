@@ -57,6 +57,10 @@ pub struct AppendPlan {
     pub arrivals: Arrivals,
     /// The stepped search for the highest rate within the SLO, if any.
     pub slo_search: Option<SloSearch>,
+    /// Open loop and SLO search: a live projector folds the feed beside the appenders and
+    /// each window reports its lag (`[append.open] project = true`; not for peers, whose
+    /// log is not stroom's feed).
+    pub project: bool,
 }
 
 /// How open-loop arrivals are spaced.
@@ -206,6 +210,7 @@ struct RawOpen {
     start_hour: Option<Spanned<f64>>,
     strategies: Option<Spanned<Vec<String>>>,
     arrivals: Option<Spanned<String>>,
+    project: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -293,6 +298,7 @@ pub(super) fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan>
     }
     let (mut open_rates, mut open_duration_s, mut open_users, mut open_start_hour) = (Vec::new(), 0.0, 0, start_hour);
     let mut arrivals = Arrivals::Poisson;
+    let mut project = false;
     let mut open_strategies: Vec<Strategy> = strategies.iter().copied().filter(|s| *s != Strategy::Rill).collect();
     if let Some(o) = &a.open {
         if o.rates.get_ref().is_empty() {
@@ -316,6 +322,7 @@ pub(super) fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan>
         if open_users == 0 {
             return Err(p.at(span(&o.users), "append.open.users", "must be at least 1"));
         }
+        project = value(&o.project, false);
         open_start_hour = value(&o.start_hour, start_hour);
         if below(open_start_hour, 0.0) || open_start_hour >= 24.0 {
             let why = format!("{open_start_hour} is not an hour of the day");
@@ -363,6 +370,7 @@ pub(super) fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan>
         start_hour,
         arrivals,
         slo_search,
+        project,
     })
 }
 

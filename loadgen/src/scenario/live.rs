@@ -30,6 +30,14 @@ pub struct LivePlan {
     /// Strategies the commands append through.
     #[serde(serialize_with = "super::append::ser_strategies")]
     pub strategies: Vec<Strategy>,
+    /// A live projector folds the feed beside the commands and the phase reports its lag.
+    pub project: bool,
+    /// Seconds a transaction is held open in another database of the cluster during the
+    /// window (0: none); with `project`, the lag it causes is reported on its own.
+    pub stall_s: f64,
+    /// Wall seconds into the window the stall starts at (default: a third of the way
+    /// through the measured part).
+    pub stall_at_s: f64,
 }
 
 impl LivePlan {
@@ -48,6 +56,9 @@ pub(super) struct RawLive {
     warmup_s: Option<Spanned<f64>>,
     users: Option<Spanned<usize>>,
     strategies: Option<Spanned<Vec<String>>>,
+    project: Option<Spanned<bool>>,
+    stall_s: Option<Spanned<f64>>,
+    stall_at_s: Option<Spanned<f64>>,
 }
 
 pub(super) fn live_plan(p: &Problems<'_>, l: &RawLive) -> Result<LivePlan> {
@@ -78,8 +89,18 @@ pub(super) fn live_plan(p: &Problems<'_>, l: &RawLive) -> Result<LivePlan> {
     if let (Some(s), Some(peer)) = (&l.strategies, strategies.iter().find(|s| s.is_peer())) {
         return Err(p.at(Some(s.span()), "live.strategies", format!("{} is measured in [append] only", peer.name())));
     }
-    let plan = LivePlan { speedup, start_hour, hours, warmup_s, users, strategies };
-    let wall = plan.wall_seconds();
+    let project = value(&l.project, false);
+    let stall_s = value(&l.stall_s, 0.0);
+    if below(stall_s, 0.0) {
+        return Err(p.at(span(&l.stall_s), "live.stall_s", "must not be negative"));
+    }
+    let wall = hours * 3600.0 / speedup;
+    let stall_at_s = value(&l.stall_at_s, warmup_s + (wall - warmup_s) / 3.0);
+    if stall_s > 0.0 && (below(stall_at_s, warmup_s) || stall_at_s + stall_s > wall) {
+        let why = format!("a {stall_s} s stall at {stall_at_s} s does not fit between the {warmup_s} s warm-up and the window's end at {wall:.1} s");
+        return Err(p.at(span(&l.stall_at_s).or(span(&l.stall_s)), "live.stall_at_s", why));
+    }
+    let plan = LivePlan { speedup, start_hour, hours, warmup_s, users, strategies, project, stall_s, stall_at_s };
     if wall - warmup_s < MIN_LIVE_SECONDS {
         return Err(p.at(
             span(&l.speedup),

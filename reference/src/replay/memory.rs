@@ -51,7 +51,13 @@ impl MemoryLog {
         for (i, e) in self.events.iter().enumerate() {
             fold.apply(&mut model, &decode_one(upcasters, e, i)?);
         }
-        Ok(Replayed { digest: model.digest(), cursor: None, model, events: self.events.len() as u64, elapsed: started.elapsed() })
+        Ok(Replayed {
+            digest: model.digest(),
+            cursor: None,
+            model,
+            events: self.events.len() as u64,
+            elapsed: started.elapsed(),
+        })
     }
 
     /// Course material first, then schools on `threads` threads, largest first, merged.
@@ -94,7 +100,13 @@ impl MemoryLog {
         for part in parts {
             model = model.merge(part?);
         }
-        Ok(Replayed { digest: model.digest(), cursor: None, model, events: self.events.len() as u64, elapsed: started.elapsed() })
+        Ok(Replayed {
+            digest: model.digest(),
+            cursor: None,
+            model,
+            events: self.events.len() as u64,
+            elapsed: started.elapsed(),
+        })
     }
 }
 

@@ -114,8 +114,7 @@ pub async fn parallel_counted(store: &Store, fold: Fold, workers: usize, done: A
     let started = Instant::now();
     let cursor = feed_bound(store).await?;
     let mut course = ReadModel::default();
-    let mut events =
-        fold_query(store, &school_select(store, GLOBAL_SCHOOL, cursor), fold, &mut course, &done).await?;
+    let mut events = fold_query(store, &school_select(store, GLOBAL_SCHOOL, cursor), fold, &mut course, &done).await?;
 
     let queue: Arc<Mutex<VecDeque<School>>> =
         Arc::new(Mutex::new(schools_largest_first(store).await?.into_iter().filter(|&s| s != GLOBAL_SCHOOL).collect()));
