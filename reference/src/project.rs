@@ -2,9 +2,11 @@
 //! in-memory read model, in batches, from a cursor it keeps.
 //!
 //! A projector starts either from the beginning of the log or where a replay stopped
-//! ([`crate::replay::Replayed::cursor`]): every event at or before that cursor is in the
-//! replayed model and none after it, so going live from it skips nothing and applies nothing
-//! twice. Several projectors may follow one log, each with its own handler set.
+//! ([`crate::replay::Replayed::snapshot`]): the replayed model holds the events of the
+//! transactions that snapshot holds and no others. The projector continues from the
+//! snapshot's feed cursor and skips, until the feed passes the snapshot's `xmax`, the events of
+//! held transactions it meets again, so going live skips nothing and applies nothing twice.
+//! Several projectors may follow one log, each with its own handler set.
 //!
 //! The feed only passes transactions that have ended (see `store/feed.rs`), so one long
 //! transaction anywhere on the cluster holds every projector back until it ends;
@@ -14,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::event::RecordedEvent;
 use crate::read_model::{Fold, ReadModel};
 use crate::replay::{envelope, Replayed};
-use crate::store::{FeedCursor, Store};
+use crate::store::{FeedCursor, FeedSnapshot, Store};
 use crate::upcast::Upcasters;
 
 /// Events read from the feed at a time unless [`Projector::with_batch`] says otherwise.
@@ -27,6 +29,8 @@ pub struct Projector {
     fold: Fold,
     model: ReadModel,
     cursor: FeedCursor,
+    /// The rebuild's snapshot, while the feed may still bring events it already folded.
+    skip: Option<FeedSnapshot>,
     batch: usize,
 }
 
@@ -38,16 +42,24 @@ impl Projector {
 
     /// `model`, which holds exactly the feed's events up to `cursor`, continued from there.
     pub fn resume(store: Store, fold: Fold, model: ReadModel, cursor: FeedCursor) -> Self {
-        Self { store, fold, model, cursor, batch: DEFAULT_BATCH }
+        Self { store, fold, model, cursor, skip: None, batch: DEFAULT_BATCH }
+    }
+
+    /// `model`, which holds exactly the events of the transactions `snapshot` holds, continued
+    /// from there.
+    pub fn resume_after(store: Store, fold: Fold, model: ReadModel, snapshot: FeedSnapshot) -> Self {
+        let mut p = Self::resume(store, fold, model, snapshot.cursor());
+        p.skip = Some(snapshot);
+        p
     }
 
     /// Goes live where `replayed` stopped. It must be a replay of `store` folded with `fold`,
     /// and one that ends at a feed cursor (sequential or parallel).
     pub fn after_replay(store: Store, fold: Fold, replayed: Replayed) -> Result<Self> {
-        let cursor = replayed.cursor.ok_or_else(|| Error::Rejected {
-            rule: "only a sequential or parallel replay of stroom's store ends at a feed cursor".into(),
+        let snapshot = replayed.snapshot.ok_or_else(|| Error::Rejected {
+            rule: "only a sequential or parallel replay of stroom's store ends at a feed snapshot".into(),
         })?;
-        Ok(Self::resume(store, fold, replayed.model, cursor))
+        Ok(Self::resume_after(store, fold, replayed.model, snapshot))
     }
 
     /// Reads up to `batch` events at a time (at least 1).
@@ -57,19 +69,26 @@ impl Projector {
     }
 
     /// Folds the next batch of the feed, calling `seen` with each event after it is folded;
-    /// returns how many there were (0: caught up, for now).
+    /// returns how many the feed passed, skipped ones included (0: caught up, for now).
     pub async fn step_observed(&mut self, mut seen: impl FnMut(&RecordedEvent)) -> Result<usize> {
-        let (events, next) = self.store.read_feed(self.cursor, self.batch).await?;
+        let (events, next) = self.store.read_feed_xids(self.cursor, self.batch).await?;
         // Rows from the feed are upcast already.
         let none = Upcasters::none();
-        for e in &events {
+        let n = events.len();
+        for (xid, e) in &events {
+            if self.skip.as_ref().is_some_and(|s| s.holds(*xid)) {
+                continue; // in the rebuilt model already
+            }
             let position = e.position.unwrap_or(e.global_position);
             let env = envelope(&none, e.school, position, e.recorded_at_us, &e.event_type, e.payload.as_bytes())?;
             self.fold.apply(&mut self.model, &env);
             seen(e);
         }
         self.cursor = next;
-        Ok(events.len())
+        if self.skip.as_ref().is_some_and(|s| self.cursor.xid >= s.xmax) {
+            self.skip = None; // past every transaction the snapshot holds
+        }
+        Ok(n)
     }
 
     /// [`Self::step_observed`] without an observer.

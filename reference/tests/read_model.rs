@@ -161,3 +161,67 @@ fn rebuilding_with_v2_gives_past_events_their_practice_time() {
     assert_eq!(v1.students[&(1, s)].sections, v2.students[&(1, s)].sections);
     assert_eq!(v1.questions, v2.questions);
 }
+
+/// The talk's learning analytics on a hand-made history: two students on one section, one
+/// quick and one slow; a mistake followed by the explanation and a right answer, and a mistake
+/// followed straight by another wrong answer.
+#[test]
+fn v2_folds_time_to_master_and_what_follows_a_mistake() {
+    let (quick, slow, sec, q) = (id(1), id(2), id(10), id(20));
+    let at = |minute: i64| 1_700_000_000_000_000 + minute * 60_000_000;
+    let e = |t, event| Envelope { school: 1, recorded_at_us: at(t), event };
+    let answer = |student, right: bool| {
+        let a = QuestionAnswered { student, section: sec, question: q, answer: "x".into(), duration_ms: 1000 };
+        if right {
+            DomainEvent::QuestionAnsweredCorrectly(a)
+        } else {
+            DomainEvent::QuestionAnsweredIncorrectly(a)
+        }
+    };
+    let started = |student| {
+        DomainEvent::SectionTestStarted(SectionTestStarted { student, chapter: id(9), section: sec, client: client() })
+    };
+    let finished = |student| {
+        DomainEvent::SectionTestFinished(SectionTestFinished { student, section: sec, correct: 1, incorrect: 1 })
+    };
+    let explanation =
+        |student| DomainEvent::ExplanationRead(ExplanationRead { student, section: sec, question: q, duration_ms: 10 });
+    let history = vec![
+        e(0, started(quick)),
+        e(1, answer(quick, false)),
+        e(2, explanation(quick)),
+        e(3, answer(quick, true)), // after a mistake, explained, right
+        e(5, finished(quick)),     // mastered in 5 minutes
+        e(0, started(slow)),
+        e(10, answer(slow, false)),
+        e(20, answer(slow, false)), // after a mistake, not explained, wrong
+        e(30, answer(slow, true)),  // after a mistake, not explained, right
+        e(40, explanation(slow)),   // after a right answer: not counted as explained
+        e(50, answer(slow, true)),  // not after a mistake
+        e(90, finished(slow)),      // mastered in 90 minutes
+        e(95, finished(slow)),      // finishing again changes nothing
+    ];
+    let v2 = fold(Handlers::V2, ReadModel::default(), &history);
+    let m = v2.after_mistakes[&sec];
+    assert_eq!((m.answers, m.explained, m.explained_right, m.unexplained_right), (3, 1, 1, 1));
+    assert_eq!(m.explained_share(), 1.0 / 3.0);
+    assert_eq!(m.right_shares(), (1.0, 0.5));
+    let mastery = v2.mastery(sec).unwrap();
+    assert_eq!(mastery.students, 2);
+    assert_eq!((mastery.quick_us, mastery.slow_us), (5 * 60_000_000, 90 * 60_000_000));
+    assert_eq!(v2.students[&(1, slow)].sections[&sec].time_to_master_us(), Some(90 * 60_000_000));
+
+    let v1 = fold(Handlers::V1, ReadModel::default(), &history);
+    assert!(v1.after_mistakes.is_empty() && v1.mastery(sec).is_none(), "v1 has no learning analytics");
+    assert_ne!(v1.digest(), v2.digest());
+    // A rebuild in parallel (each student's events on their own) gives the same figures.
+    let (a, b): (Vec<Envelope>, Vec<Envelope>) = history.iter().cloned().partition(|e| match &e.event {
+        DomainEvent::SectionTestStarted(x) => x.student == quick,
+        DomainEvent::SectionTestFinished(x) => x.student == quick,
+        DomainEvent::ExplanationRead(x) => x.student == quick,
+        DomainEvent::QuestionAnsweredCorrectly(x) | DomainEvent::QuestionAnsweredIncorrectly(x) => x.student == quick,
+        _ => false,
+    });
+    let merged = fold(Handlers::V2, ReadModel::default(), &a).merge(fold(Handlers::V2, ReadModel::default(), &b));
+    assert_eq!(merged.digest(), v2.digest());
+}

@@ -2,7 +2,7 @@
 //! projector's model.
 //!
 //! A [`LagWatch`] runs a [`Projector`] beside the appenders for one open-loop window. It goes
-//! live at the feed's bound when the window starts, with an empty model: the lag of a model
+//! live at the feed's snapshot when the window starts, with an empty model: the lag of a model
 //! that already held the history differs only by the cost of the hash lookups its handlers
 //! make, which a larger map makes slightly dearer. The appenders report each acknowledgement
 //! ([`LagMeter::acked`]), the projector each event it folded; whichever comes second records
@@ -199,8 +199,8 @@ pub struct LagWatch {
 impl LagWatch {
     /// Goes live at the feed's present bound with an empty model folded by `fold`.
     pub async fn start(store: &Store, fold: Fold) -> stroom_reference::Result<Self> {
-        let cursor = stroom_reference::replay::feed_bound(store).await?;
-        let mut projector = Projector::resume(store.clone(), fold, ReadModel::default(), cursor);
+        let snapshot = stroom_reference::store::FeedSnapshot::take(store).await?;
+        let mut projector = Projector::resume_after(store.clone(), fold, ReadModel::default(), snapshot);
         let (meter, stop) = (LagMeter::default(), Arc::new(AtomicBool::new(false)));
         let (m, halt, store) = (meter.clone(), stop.clone(), store.clone());
         let task = tokio::spawn(async move {

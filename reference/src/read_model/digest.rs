@@ -21,6 +21,15 @@ impl Hasher {
     fn uuid(&mut self, u: &uuid::Uuid) {
         self.0.update(u.as_bytes());
     }
+    fn opt_i64(&mut self, v: Option<i64>) {
+        match v {
+            Some(v) => {
+                self.u64(1);
+                self.i64(v);
+            }
+            None => self.u64(0),
+        }
+    }
     fn opt_uuid(&mut self, u: &Option<uuid::Uuid>) {
         match u {
             Some(u) => {
@@ -69,6 +78,10 @@ impl ReadModel {
                 for n in [p.assigned, p.correct, p.incorrect, p.explanations, u32::from(p.finished)] {
                     h.u64(u64::from(n));
                 }
+                h.opt_i64(p.started_us);
+                h.opt_i64(p.mastered_us);
+                h.u64(u64::from(p.after_mistake));
+                h.u64(u64::from(p.explained));
             }
             h.u64(s.quizzes.len() as u64);
             for (ch, q) in sorted(s.quizzes.iter().map(|(k, v)| (*k, v))) {
@@ -112,6 +125,13 @@ impl ReadModel {
         for (course, title) in sorted(self.courses.iter().map(|(k, v)| (*k, v))) {
             h.uuid(&course);
             h.bytes(title.as_bytes());
+        }
+        h.u64(self.after_mistakes.len() as u64);
+        for (section, m) in sorted(self.after_mistakes.iter().map(|(k, v)| (*k, *v))) {
+            h.uuid(&section);
+            for n in [m.answers, m.explained, m.explained_right, m.unexplained_right] {
+                h.u64(n);
+            }
         }
         h.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }

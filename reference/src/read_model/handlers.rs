@@ -1,8 +1,10 @@
 //! Event handlers: one function per event type, dispatched by `match`, in versioned sets.
 //!
 //! v1 is the handler set before activity tracking. v2 adds "track activity" to every
-//! practice event; rebuilding with v2 gives past events the activity figures as if they had
-//! always been tracked.
+//! practice event, and the talk's learning analytics: how long each student took to master
+//! each section (quick against slow learners), and what followed each wrong answer (was an
+//! explanation read, was the next answer right). Rebuilding with v2 gives past events these
+//! figures as if they had always been recorded.
 
 use uuid::Uuid;
 
@@ -102,6 +104,41 @@ pub fn handle(handlers: Handlers, model: &mut ReadModel, env: &Envelope) {
         if let Some(student) = practising_student(&env.event) {
             track_activity(model, school, student, at);
         }
+        learning(model, school, at, &env.event);
+    }
+}
+
+/// v2: when each student started and mastered each section, and what followed each wrong
+/// answer (an explanation read or not, and whether the next answer was right).
+fn learning(model: &mut ReadModel, school: School, at: i64, event: &DomainEvent) {
+    match event {
+        DomainEvent::SectionTestStarted(e) => {
+            let p = student(model, school, e.student).sections.entry(e.section).or_default();
+            p.started_us = Some(p.started_us.map_or(at, |t| t.min(at)));
+        }
+        DomainEvent::SectionTestFinished(e) => {
+            let p = student(model, school, e.student).sections.entry(e.section).or_default();
+            p.mastered_us.get_or_insert(at);
+        }
+        DomainEvent::ExplanationRead(e) => {
+            let p = student(model, school, e.student).sections.entry(e.section).or_default();
+            p.explained |= p.after_mistake;
+        }
+        DomainEvent::QuestionAnsweredCorrectly(e) | DomainEvent::QuestionAnsweredIncorrectly(e) => {
+            let right = matches!(event, DomainEvent::QuestionAnsweredCorrectly(_));
+            let p = student(model, school, e.student).sections.entry(e.section).or_default();
+            let (after_mistake, explained) = (p.after_mistake, p.explained);
+            p.after_mistake = !right;
+            p.explained = false;
+            if after_mistake {
+                let m = model.after_mistakes.entry(e.section).or_default();
+                m.answers += 1;
+                m.explained += u64::from(explained);
+                m.explained_right += u64::from(explained && right);
+                m.unexplained_right += u64::from(!explained && right);
+            }
+        }
+        _ => {}
     }
 }
 

@@ -27,6 +27,12 @@ impl ReadModel {
         });
         union(&mut self.sections, other.sections, keep_max);
         union(&mut self.courses, other.courses, keep_max);
+        union(&mut self.after_mistakes, other.after_mistakes, |a, b| {
+            a.answers += b.answers;
+            a.explained += b.explained;
+            a.explained_right += b.explained_right;
+            a.unexplained_right += b.unexplained_right;
+        });
         self.events += other.events;
         self
     }
@@ -72,6 +78,18 @@ fn merge_section(a: &mut SectionProgress, b: SectionProgress) {
     a.incorrect += b.incorrect;
     a.explanations += b.explanations;
     a.finished |= b.finished;
+    a.started_us = earliest(a.started_us, b.started_us);
+    a.mastered_us = earliest(a.mastered_us, b.mastered_us);
+    a.after_mistake |= b.after_mistake;
+    a.explained |= b.explained;
+}
+
+/// The earlier of two optional times (either, if only one is set).
+fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
 }
 
 fn merge_quiz(a: &mut QuizState, b: QuizState) {

@@ -6,4 +6,6 @@ mod merge;
 mod model;
 
 pub use handlers::{fold, handle, Envelope, Fold, Handlers, SESSION_TIMEOUT_US};
-pub use model::{Account, QuestionStats, QuizState, ReadModel, SectionInfo, SectionProgress, StudentView};
+pub use model::{
+    Account, AfterMistakes, Mastery, QuestionStats, QuizState, ReadModel, SectionInfo, SectionProgress, StudentView,
+};

@@ -37,6 +37,69 @@ pub struct SectionProgress {
     pub explanations: u32,
     /// Whether the section is finished.
     pub finished: bool,
+    /// When the student first started the section's test, µs (v2 handlers only).
+    pub started_us: Option<i64>,
+    /// When the student first finished it, µs: mastered (v2 handlers only).
+    pub mastered_us: Option<i64>,
+    /// The last answer was wrong (v2 handlers only).
+    pub after_mistake: bool,
+    /// An explanation was read since that wrong answer (v2 handlers only).
+    pub explained: bool,
+}
+
+impl SectionProgress {
+    /// Time from first start to mastery, µs, once mastered.
+    pub fn time_to_master_us(&self) -> Option<i64> {
+        Some(self.mastered_us? - self.started_us?)
+    }
+}
+
+/// What followed a wrong answer in one section, across students (v2 handlers only): the talk's
+/// "how often is the explanation read after a mistake, and does it help?".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AfterMistakes {
+    /// Answers given right after a wrong answer.
+    pub answers: u64,
+    /// Of those, answers with an explanation read in between.
+    pub explained: u64,
+    /// Of the explained ones, answers that were right.
+    pub explained_right: u64,
+    /// Of the others, answers that were right.
+    pub unexplained_right: u64,
+}
+
+impl AfterMistakes {
+    /// Share of answers after a mistake with an explanation read first.
+    pub fn explained_share(&self) -> f64 {
+        ratio(self.explained, self.answers)
+    }
+
+    /// Share right after reading an explanation, and without one.
+    pub fn right_shares(&self) -> (f64, f64) {
+        (ratio(self.explained_right, self.explained), ratio(self.unexplained_right, self.answers - self.explained))
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// How long a section took its students to master, µs: the quick learners' quartile, the
+/// median and the slow learners' quartile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mastery {
+    /// Students who mastered it.
+    pub students: usize,
+    /// A quarter of them took this long or less.
+    pub quick_us: i64,
+    /// Half of them.
+    pub median_us: i64,
+    /// Three quarters of them; the rest, the slow learners, took longer.
+    pub slow_us: i64,
 }
 
 /// A student's chapter quiz.
@@ -124,6 +187,8 @@ pub struct ReadModel {
     pub sections: FxHashMap<Uuid, SectionInfo>,
     /// Course material: course titles by id.
     pub courses: FxHashMap<Uuid, String>,
+    /// What followed wrong answers, per section (v2 handlers only).
+    pub after_mistakes: FxHashMap<Uuid, AfterMistakes>,
     /// Events folded in.
     pub events: u64,
 }
@@ -140,6 +205,19 @@ impl ReadModel {
         v.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
         v.truncate(n);
         v
+    }
+
+    /// Quick and slow learners of `section`: the quartiles of the time its students took from
+    /// first starting its test to finishing it. `None` when nobody mastered it.
+    pub fn mastery(&self, section: Uuid) -> Option<Mastery> {
+        let mut times: Vec<i64> =
+            self.students.values().filter_map(|s| s.sections.get(&section)?.time_to_master_us()).collect();
+        if times.is_empty() {
+            return None;
+        }
+        times.sort_unstable();
+        let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+        Some(Mastery { students: times.len(), quick_us: at(0.25), median_us: at(0.5), slow_us: at(0.75) })
     }
 
     /// Total practice time of all students, in hours.

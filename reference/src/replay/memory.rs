@@ -53,7 +53,7 @@ impl MemoryLog {
         }
         Ok(Replayed {
             digest: model.digest(),
-            cursor: None,
+            snapshot: None,
             model,
             events: self.events.len() as u64,
             elapsed: started.elapsed(),
@@ -102,7 +102,7 @@ impl MemoryLog {
         }
         Ok(Replayed {
             digest: model.digest(),
-            cursor: None,
+            snapshot: None,
             model,
             events: self.events.len() as u64,
             elapsed: started.elapsed(),

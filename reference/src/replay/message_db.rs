@@ -58,7 +58,7 @@ pub async fn message_db_categories(
         model = model.merge(m);
         events += n;
     }
-    Ok(Replayed { digest: model.digest(), cursor: None, model, events, elapsed: started.elapsed() })
+    Ok(Replayed { digest: model.digest(), snapshot: None, model, events, elapsed: started.elapsed() })
 }
 
 /// Folds one school's category into `model`, page by page; returns the messages folded.

@@ -18,12 +18,12 @@ pub use decode::{envelope, PG_EPOCH_US};
 pub use memory::MemoryLog;
 pub use message_db::{message_db_categories, MESSAGE_DB_PAGE};
 pub use postgres::{
-    copy_out_parallel, feed_bound, keyset, parallel, parallel_counted, replay_columns, sequential, sequential_counted,
+    copy_out_parallel, keyset, parallel, parallel_counted, replay_columns, sequential, sequential_counted,
 };
 pub use rill::{rill_catch_up, rill_catch_up_counted, RILL_PAGE};
 
 use crate::read_model::ReadModel;
-use crate::store::FeedCursor;
+use crate::store::FeedSnapshot;
 
 /// A finished rebuild.
 #[derive(Debug, Clone)]
@@ -36,10 +36,10 @@ pub struct Replayed {
     pub events: u64,
     /// Wall time.
     pub elapsed: Duration,
-    /// Where the global feed continues from: every event at or before it is in the model,
-    /// none after it (see [`feed_bound`]). `None` for replays that are not of stroom's store
-    /// (memory, Message DB) or not in feed order (rill's `insert_order`).
-    pub cursor: Option<FeedCursor>,
+    /// The snapshot it read: its transactions' events are in the model, no others (see
+    /// `postgres.rs`); a projector goes live from it. `None` for replays that are not of
+    /// stroom's store (memory, Message DB) or not of one snapshot (rill's catch-up pages).
+    pub snapshot: Option<FeedSnapshot>,
 }
 
 impl Replayed {

@@ -1,14 +1,14 @@
 //! Replay from PostgreSQL: one reader in global order, or schools on N workers.
 //!
-//! Both end at a cursor of the global feed, so a projector can go live from exactly where the
-//! rebuild stopped. A replay first reads `X`, the xmin of a fresh snapshot, and folds only the
-//! events whose transaction id is below `X`. Every transaction below `X` had ended when `X` was
-//! read, so each snapshot taken afterwards sees the same set of those events: the parallel
-//! workers, each reading its schools in its own snapshot, together fold exactly that set,
-//! without sharing one exported snapshot or holding a transaction open for the whole rebuild.
-//! The feed orders by (transaction id, global position) and only passes transactions that
-//! have ended, so the cursor `(X - 1, i64::MAX)` is the feed position right after that set:
-//! nothing before it is missing from the model, nothing after it is in it. (Events are never
+//! Both end at a snapshot of the global feed, so a projector can go live from exactly where
+//! the rebuild stopped. A replay first takes the snapshot of a fresh statement and folds only
+//! the events of the transactions it holds ([`FeedSnapshot::holds`]): ended before it, and
+//! committed. Every snapshot taken afterwards sees the same committed events among those, so
+//! the parallel workers, each reading its schools in its own snapshot, together fold exactly
+//! that set, without sharing one exported snapshot or holding a transaction open for the
+//! whole rebuild; and a transaction running elsewhere on the cluster only stays out of the
+//! rebuild, it does not hold the rebuild back. The projector continues from the snapshot's
+//! feed cursor and skips the held transactions it meets again there. (Events are never
 //! updated or deleted in place, which this relies on.)
 
 use std::collections::VecDeque;
@@ -23,22 +23,7 @@ use super::{decode, Replayed};
 use crate::error::{Error, Result};
 use crate::event::{School, GLOBAL_SCHOOL};
 use crate::read_model::{Fold, ReadModel};
-use crate::store::{FeedCursor, Layout, Store};
-
-/// The transaction-id bound of a replay starting now: the xmin of a fresh snapshot. Every
-/// transaction below it has ended, so the events below it are a fixed set from now on.
-pub async fn feed_bound(store: &Store) -> Result<FeedCursor> {
-    let xmin: i64 = sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-        .fetch_one(store.pool())
-        .await
-        .map_err(Error::db("reading the snapshot's xmin"))?;
-    Ok(FeedCursor { xid: xmin - 1, global_position: i64::MAX })
-}
-
-/// The condition that keeps a read to the events at or before `cursor` (a [`feed_bound`]).
-fn below(cursor: FeedCursor) -> String {
-    format!("xid < '{}'::xid8", cursor.xid + 1)
-}
+use crate::store::{FeedSnapshot, Layout, Store};
 
 /// The columns a replay reads, in the order [`decode::row`] expects.
 pub fn replay_columns(store: &Store) -> &'static str {
@@ -96,11 +81,11 @@ pub async fn sequential(store: &Store, fold: Fold) -> Result<Replayed> {
 pub async fn sequential_counted(store: &Store, fold: Fold, done: &AtomicU64) -> Result<Replayed> {
     let started = Instant::now();
     let mut model = ReadModel::default();
-    let cursor = feed_bound(store).await?;
+    let snapshot = FeedSnapshot::take(store).await?;
     let select =
-        format!("SELECT {} FROM events WHERE {} ORDER BY global_position", replay_columns(store), below(cursor));
+        format!("SELECT {} FROM events WHERE {} ORDER BY global_position", replay_columns(store), snapshot.condition());
     let events = fold_query(store, &select, fold, &mut model, done).await?;
-    Ok(Replayed { digest: model.digest(), cursor: Some(cursor), model, events, elapsed: started.elapsed() })
+    Ok(Replayed { digest: model.digest(), snapshot: Some(snapshot), model, events, elapsed: started.elapsed() })
 }
 
 /// Course material first, then schools on `workers` concurrent readers, largest school
@@ -112,22 +97,23 @@ pub async fn parallel(store: &Store, fold: Fold, workers: usize) -> Result<Repla
 /// [`parallel`], adding the events folded so far to `done` as it goes.
 pub async fn parallel_counted(store: &Store, fold: Fold, workers: usize, done: Arc<AtomicU64>) -> Result<Replayed> {
     let started = Instant::now();
-    let cursor = feed_bound(store).await?;
+    let snapshot = Arc::new(FeedSnapshot::take(store).await?);
     let mut course = ReadModel::default();
-    let mut events = fold_query(store, &school_select(store, GLOBAL_SCHOOL, cursor), fold, &mut course, &done).await?;
+    let mut events =
+        fold_query(store, &school_select(store, GLOBAL_SCHOOL, &snapshot), fold, &mut course, &done).await?;
 
     let queue: Arc<Mutex<VecDeque<School>>> =
         Arc::new(Mutex::new(schools_largest_first(store).await?.into_iter().filter(|&s| s != GLOBAL_SCHOOL).collect()));
     let tasks: Vec<_> = (0..workers.max(1))
         .map(|_| {
-            let (store, queue, done) = (store.clone(), queue.clone(), done.clone());
+            let (store, queue, done, snapshot) = (store.clone(), queue.clone(), done.clone(), snapshot.clone());
             tokio::spawn(async move {
                 let mut model = ReadModel::default();
                 let mut n = 0u64;
                 loop {
                     let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
                     let Some(school) = next else { break };
-                    n += fold_query(&store, &school_select(&store, school, cursor), fold, &mut model, &done).await?;
+                    n += fold_query(&store, &school_select(&store, school, &snapshot), fold, &mut model, &done).await?;
                 }
                 Ok::<_, Error>((model, n))
             })
@@ -139,28 +125,29 @@ pub async fn parallel_counted(store: &Store, fold: Fold, workers: usize, done: A
         model = model.merge(m);
         events += n;
     }
-    Ok(Replayed { digest: model.digest(), cursor: Some(cursor), model, events, elapsed: started.elapsed() })
+    let snapshot = Some(Arc::unwrap_or_clone(snapshot));
+    Ok(Replayed { digest: model.digest(), snapshot, model, events, elapsed: started.elapsed() })
 }
 
 /// The raw read a parallel replay makes, without decoding or folding: course material, then
 /// every school by binary `COPY (SELECT …) TO STDOUT` on `workers` connections, largest school
 /// first, exactly as [`parallel`] splits the log. Returns the bytes received. This is the
 /// same-run reference the parallel replay is measured against; like the replay, it reads the
-/// events below a [`feed_bound`].
+/// events of one [`FeedSnapshot`].
 pub async fn copy_out_parallel(store: &Store, workers: usize) -> Result<u64> {
-    let cursor = feed_bound(store).await?;
-    let mut bytes = copy_out_bytes(store, &school_select(store, GLOBAL_SCHOOL, cursor)).await?;
+    let snapshot = Arc::new(FeedSnapshot::take(store).await?);
+    let mut bytes = copy_out_bytes(store, &school_select(store, GLOBAL_SCHOOL, &snapshot)).await?;
     let queue: Arc<Mutex<VecDeque<School>>> =
         Arc::new(Mutex::new(schools_largest_first(store).await?.into_iter().filter(|&s| s != GLOBAL_SCHOOL).collect()));
     let tasks: Vec<_> = (0..workers.max(1))
         .map(|_| {
-            let (store, queue) = (store.clone(), queue.clone());
+            let (store, queue, snapshot) = (store.clone(), queue.clone(), snapshot.clone());
             tokio::spawn(async move {
                 let mut bytes = 0u64;
                 loop {
                     let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
                     let Some(school) = next else { break };
-                    bytes += copy_out_bytes(&store, &school_select(&store, school, cursor)).await?;
+                    bytes += copy_out_bytes(&store, &school_select(&store, school, &snapshot)).await?;
                 }
                 Ok::<_, Error>(bytes)
             })
@@ -183,7 +170,7 @@ async fn copy_out_bytes(store: &Store, select: &str) -> Result<u64> {
     Ok(bytes)
 }
 
-fn school_select(store: &Store, school: School, cursor: FeedCursor) -> String {
+fn school_select(store: &Store, school: School, snapshot: &FeedSnapshot) -> String {
     let order = match store.schema().layout {
         Layout::Partitioned => "position",
         Layout::SingleLog | Layout::RillLog => "global_position",
@@ -191,7 +178,7 @@ fn school_select(store: &Store, school: School, cursor: FeedCursor) -> String {
     format!(
         "SELECT {} FROM events WHERE school = {school} AND {} ORDER BY {order}",
         replay_columns(store),
-        below(cursor)
+        snapshot.condition()
     )
 }
 
@@ -237,5 +224,5 @@ pub async fn keyset(store: &Store, fold: Fold, page: usize) -> Result<Replayed> 
             events += rows.len() as u64;
         }
     }
-    Ok(Replayed { digest: model.digest(), cursor: None, model, events, elapsed: started.elapsed() })
+    Ok(Replayed { digest: model.digest(), snapshot: None, model, events, elapsed: started.elapsed() })
 }

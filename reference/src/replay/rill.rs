@@ -86,7 +86,7 @@ pub async fn rill_catch_up_counted(store: &Store, fold: Fold, done: &AtomicU64) 
     }
     reader.await.map_err(|e| Error::BatchFailed { reason: format!("rill's reader failed: {e}") })??;
     let _ = deserialiser.join();
-    Ok(Replayed { digest: model.digest(), cursor: None, model, events, elapsed: started.elapsed() })
+    Ok(Replayed { digest: model.digest(), snapshot: None, model, events, elapsed: started.elapsed() })
 }
 
 /// Rebuilds the model as rill did: see the module's documentation.

@@ -24,9 +24,69 @@ pub struct FeedCursor {
     pub global_position: i64,
 }
 
+/// A snapshot a rebuild read, in transaction ids: everything below `xmin` had ended, `xip`
+/// were still running, and everything from `xmax` on had not started. The events it sees are
+/// those of the transactions it [`holds`](Self::holds); every snapshot taken later sees the
+/// same committed ones among them, so parallel workers each in their own snapshot, all
+/// filtered by one `FeedSnapshot`, read exactly one set.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FeedSnapshot {
+    /// The oldest transaction still running (or `xmax` if none).
+    pub xmin: i64,
+    /// The first transaction id not yet assigned.
+    pub xmax: i64,
+    /// Transactions running, between the two.
+    pub xip: Vec<i64>,
+}
+
+impl FeedSnapshot {
+    /// The snapshot of a fresh statement now.
+    pub async fn take(store: &Store) -> Result<Self> {
+        let (xmin, xmax, xip): (i64, i64, Vec<i64>) = sqlx::query_as(
+            "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint,                     ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) x ORDER BY 1)              FROM (SELECT pg_current_snapshot() AS s) q",
+        )
+        .fetch_one(store.pool())
+        .await
+        .map_err(Error::db("reading the current snapshot"))?;
+        Ok(Self { xmin, xmax, xip })
+    }
+
+    /// Whether transaction `xid`'s events are among those this snapshot sees (had it
+    /// committed): below `xmin`, or below `xmax` and not running.
+    pub fn holds(&self, xid: i64) -> bool {
+        xid < self.xmin || (xid < self.xmax && self.xip.binary_search(&xid).is_err())
+    }
+
+    /// The same as a SQL condition on the `xid` column.
+    pub fn condition(&self) -> String {
+        let running = self.xip.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",");
+        format!(
+            "(xid < '{}'::xid8 OR (xid < '{}'::xid8 AND NOT xid = ANY('{{{running}}}'::xid8[])))",
+            self.xmin, self.xmax
+        )
+    }
+
+    /// Where the feed continues after what this snapshot holds: the feed only passes ended
+    /// transactions in id order, so everything before this cursor is held; after it, the
+    /// held transactions from `xmin` to `xmax` must be skipped, not folded again.
+    pub fn cursor(&self) -> FeedCursor {
+        FeedCursor { xid: self.xmin - 1, global_position: i64::MAX }
+    }
+}
+
 impl Store {
     /// Up to `limit` events after `cursor` in feed order, and the cursor after them.
     pub async fn read_feed(&self, cursor: FeedCursor, limit: usize) -> Result<(Vec<RecordedEvent>, FeedCursor)> {
+        let (events, next) = self.read_feed_xids(cursor, limit).await?;
+        Ok((events.into_iter().map(|(_, e)| e).collect(), next))
+    }
+
+    /// [`Self::read_feed`], with each event's transaction id.
+    pub async fn read_feed_xids(
+        &self,
+        cursor: FeedCursor,
+        limit: usize,
+    ) -> Result<(Vec<(i64, RecordedEvent)>, FeedCursor)> {
         let sql = format!(
             "SELECT {cols}, xid::text::bigint AS xid_value FROM events \
              WHERE (xid, global_position) > ($1::text::xid8, $2) \
@@ -46,7 +106,7 @@ impl Store {
         for mut row in rows {
             next = FeedCursor { xid: row.xid_value, global_position: row.event.global_position };
             self.upcasters.apply(&mut row.event);
-            events.push(row.event);
+            events.push((row.xid_value, row.event));
         }
         Ok((events, next))
     }
@@ -95,4 +155,21 @@ struct FeedRow {
     #[sqlx(flatten)]
     event: RecordedEvent,
     xid_value: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_holds_what_ended_before_it_and_not_what_ran() {
+        let s = FeedSnapshot { xmin: 100, xmax: 110, xip: vec![100, 104] };
+        let held: Vec<i64> = (95..112).filter(|&x| s.holds(x)).collect();
+        assert_eq!(held, vec![95, 96, 97, 98, 99, 101, 102, 103, 105, 106, 107, 108, 109]);
+        assert_eq!(s.cursor(), FeedCursor { xid: 99, global_position: i64::MAX });
+        assert_eq!(s.condition(), "(xid < '100'::xid8 OR (xid < '110'::xid8 AND NOT xid = ANY('{100,104}'::xid8[])))");
+        let idle = FeedSnapshot { xmin: 7, xmax: 7, xip: vec![] };
+        assert!(idle.holds(6) && !idle.holds(7));
+        assert!(idle.condition().ends_with("ANY('{}'::xid8[])))"));
+    }
 }

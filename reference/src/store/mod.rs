@@ -14,7 +14,7 @@ use sqlx::{Connection, PgPool};
 use uuid::Uuid;
 
 pub use copy_in::{copy_events, RowEncoder, COLUMNS};
-pub use feed::{FeedBlocker, FeedCursor};
+pub use feed::{FeedBlocker, FeedCursor, FeedSnapshot};
 pub use layout::{Layout, PayloadType};
 pub use read::SchoolReader;
 pub use schema::Schema;
