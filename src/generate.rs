@@ -45,6 +45,10 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<ExitCode> {
     println!("\ngenerated at {:.0} events/s on {threads} threads", out.events_per_s);
     if let Some(path) = &args.sample {
         println!("sample: {}", path.display());
+        println!("the v2 read model of the sample's events (check against its lines):");
+        for line in &out.sample_analytics {
+            println!("  {line}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -37,6 +37,8 @@ pub struct Generated {
     pub summary: Summary,
     /// Generation rate, events per second of wall time (all threads).
     pub events_per_s: f64,
+    /// The v2 read model's learning analytics over the sample's events, to check by hand.
+    pub sample_analytics: Vec<String>,
 }
 
 /// Runs the generator as asked, with a progress line per simulated week.
@@ -53,9 +55,16 @@ pub fn generate(req: &GenerateRequest) -> Result<Generated> {
         None => None,
     };
     let mut written = 0usize;
+    let mut sampled = Vec::new();
+    let envelope = |e: &crate::generator::GeneratedEvent| stroom_reference::read_model::Envelope {
+        school: e.school,
+        recorded_at_us: e.recorded_at_us,
+        event: e.event.clone(),
+    };
     if let Some((out, path)) = &mut sample {
         for e in generator.course_material().iter().take(req.sample_size) {
             write_line(out, path, e)?;
+            sampled.push(envelope(e));
             written += 1;
         }
     }
@@ -75,6 +84,7 @@ pub fn generate(req: &GenerateRequest) -> Result<Generated> {
             for (_, events) in &day.schools {
                 for e in events.iter().take(req.sample_size.saturating_sub(written)) {
                     write_line(out, path, e)?;
+                    sampled.push(envelope(e));
                     written += 1;
                 }
             }
@@ -94,7 +104,8 @@ pub fn generate(req: &GenerateRequest) -> Result<Generated> {
         out.flush().map_err(|source| Error::WriteResults { path, source })?;
     }
     let secs = started.elapsed().as_secs_f64();
-    Ok(Generated { events_per_s: summary.events as f64 / secs.max(1e-9), summary })
+    let sample_analytics = crate::analysis::sample::describe(&sampled, 5);
+    Ok(Generated { events_per_s: summary.events as f64 / secs.max(1e-9), summary, sample_analytics })
 }
 
 fn write_line(out: &mut impl Write, path: &std::path::Path, e: &crate::generator::GeneratedEvent) -> Result<()> {
