@@ -9,8 +9,9 @@
 //! With `project`, a live projector folds the feed beside the commands and the phase reports
 //! how long after each acknowledgement its event was in the model (`live.<s>.lag_p99_ms`).
 //! With `stall_s`, a transaction is held open that long in another database of the cluster
-//! (`stall.rs`); the lag of what was acknowledged from a second before it started until it
-//! ended is reported on its own (`live.<s>.stall_lag_max_ms`) and left out of the rest.
+//! (`stall.rs`); the lag of what was acknowledged from a second before it started until the
+//! backlog it left was folded is reported on its own (`live.<s>.stall_lag_max_ms`) and left out
+//! of the rest.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -117,7 +118,25 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &LivePlan, figures: &mut 
         };
         if let Some(lag) = lag {
             let lag = lag.stop().await?;
-            // What was acknowledged from a second before the stall until it ended waited on it.
+            // What was acknowledged from a second before the stall until the projector had
+            // folded everything acknowledged before the stall ended waited on it: the stall
+            // itself, then the backlog it left.
+            let stalled = stalled.map(|(from, to)| {
+                let drained = lag
+                    .lags
+                    .iter()
+                    .filter(|(at, _)| *at <= to)
+                    .map(|(at, us)| *at + Duration::from_micros(*us))
+                    .max()
+                    .unwrap_or(to);
+                (from, drained.max(to))
+            });
+            if let Some((from, to)) = stalled {
+                note(format_args!(
+                    "live {name}: lag from a second before the stall until its backlog was folded ({:.1} s) is reported as stall_lag_max_ms",
+                    (to - from).as_secs_f64() + 1.0
+                ));
+            }
             let in_stall =
                 |at: Instant| stalled.is_some_and(|(from, to)| at + Duration::from_secs(1) >= from && at <= to);
             lag.record_schedule(figures, &format!("live.{name}"), |at| !in_stall(at));
