@@ -82,6 +82,9 @@ pub enum Command {
         /// fails only when both runs put it past; wrong outcomes fail in either run.
         #[arg(long, value_name = "RESULT")]
         confirm: Option<PathBuf>,
+        /// Also write a page with both runs' charts overlaid above the delta table.
+        #[arg(long, value_name = "OUT.html")]
+        html: Option<PathBuf>,
     },
     /// Write the gate's baseline: run a scenario several times from a clean commit and merge
     /// the runs, so the gate knows each figure's run-to-run noise. Refuses a dirty tree.
@@ -98,6 +101,14 @@ pub enum Command {
         /// Where the runs' own result directories go.
         #[arg(long, default_value = "target/baseline-runs")]
         results: PathBuf,
+    },
+    /// Rebuild report.md and report.html beside each result.json from the result alone, so
+    /// results written by an older stroom gain the current report's views; a gate verdict
+    /// `stroom compare` put into report.md is kept.
+    Report {
+        /// One or more result.json files, e.g. results/*/*/result.json.
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
     },
     /// Print the capacity plan of a result: fitted scalability, projections, headroom.
     Plan {

@@ -77,7 +77,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             stroom_loadgen::faults_writer(args).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Compare { baseline, current, noise, only, all, confirm, steal_limit } => {
+        Command::Compare { baseline, current, noise, only, all, confirm, steal_limit, html } => {
             anyhow::ensure!((0.0..1.0).contains(noise), "--noise must be between 0 and 1, e.g. 0.10");
             anyhow::ensure!((0.0..=1.0).contains(steal_limit), "--steal-limit must be between 0 and 1, e.g. 0.10");
             let compare = |b: &_, c: &_| stroom_loadgen::compare_with_steal_limit(b, c, *noise, only, *steal_limit);
@@ -85,6 +85,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let c = stroom_loadgen::RunResult::read(current).context("reading the current result")?;
             let mut comparison = compare(&b, &c);
             let mut current = current;
+            let mut shown = c.clone();
             if let Some(second) = confirm {
                 let s = stroom_loadgen::RunResult::read(second).context("reading the second run")?;
                 anyhow::ensure!(
@@ -97,6 +98,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
                 comparison = stroom_loadgen::confirm(&comparison, &compare(&b, &s));
                 current = second;
+                shown = s;
             }
             anyhow::ensure!(
                 !comparison.rows.is_empty(),
@@ -104,6 +106,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 if only.is_empty() { String::new() } else { format!(" starting with {only:?}") }
             );
             print!("{}", comparison.render(*all));
+            if let Some(out) = html {
+                let delta = comparison.markdown(&baseline.display().to_string());
+                let names = (baseline.display().to_string(), current.display().to_string());
+                let page =
+                    stroom_loadgen::report::compare_html((names.0.as_str(), &b), (names.1.as_str(), &shown), &delta);
+                stroom_loadgen::report::write_whole(out, page.as_bytes())
+                    .with_context(|| format!("writing {}", out.display()))?;
+                stroom_loadgen::note(format_args!("wrote {}", out.display()));
+            }
             let report = current.with_file_name("report.md");
             if report.is_file() {
                 stroom_loadgen::put_gate_section(&report, &comparison.markdown(&baseline.display().to_string()))?;
@@ -116,6 +127,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 stroom_loadgen::note(format_args!("regression in {}", failed.join(", ")));
                 Ok(ExitCode::from(3))
             }
+        }
+        Command::Report { results } => {
+            for result in results {
+                let written = stroom_loadgen::report::rerender(result)
+                    .with_context(|| format!("rebuilding the reports of {}", result.display()))?;
+                let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+                stroom_loadgen::note(format_args!("wrote {}", names.join(" and ")));
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Baseline { scenario, runs, out, results } => baseline::run(&cli, scenario, *runs, out, results).await,
         Command::Plan {

@@ -80,3 +80,12 @@ fn a_baseline_from_a_dirty_tree_is_refused_before_anything_runs() {
     let line = the_error_line(&out);
     assert!(line.contains("is not a clean commit") && line.contains("-dirty"), "{line}");
 }
+
+#[test]
+fn a_report_of_a_missing_result_is_one_line_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("result.json");
+    let line = the_error_line(&stroom(&["report", path.to_str().unwrap()], &[]));
+    assert!(line.starts_with("stroom: error: rebuilding the reports of "), "{line}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}

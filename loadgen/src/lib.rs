@@ -8,7 +8,6 @@ mod error;
 mod figures;
 mod generate;
 pub mod generator;
-mod latency;
 pub mod live;
 mod load;
 pub mod measure;
@@ -29,8 +28,8 @@ pub use environment::{git_commit, Environment};
 pub use error::{Error, Result};
 pub use figures::{Figure, Figures};
 pub use generate::{generate, GenerateRequest, Generated, Until};
-pub use latency::{Recorded, Sample};
 pub use load::{backfill, Loaded};
+pub use measure::latency::{Recorded, Sample};
 pub use namespace::fresh_store;
 pub use output::gate_section::put as put_gate_section;
 pub use output::result_file::{check_writable, write_run_dir, RunResult, RESULT_VERSION};
@@ -42,6 +41,9 @@ pub use scenario::{AppendPlan, Arrival, Calibrate, Population, ReplayPlan, Scena
 
 /// Re-rendered reports of a result, for `stroom report`.
 pub mod report {
+    pub use crate::output::compare_html::render as compare_html;
     pub use crate::output::report_html::render as html;
     pub use crate::output::report_md::render as markdown;
+    pub use crate::output::rerender::rerender;
+    pub use crate::output::write_whole::write_whole;
 }

@@ -16,7 +16,7 @@ use crate::load::backfill;
 use crate::measure::{self, ServerCpu};
 use crate::namespace::fresh_store;
 use crate::output::result_file::{write_run_dir, RunResult};
-use crate::output::{report_html, report_md};
+use crate::output::{over_time, report_html, report_md};
 use crate::phase::{self, generator_config};
 use crate::progress::{note, Progress};
 use crate::scenario::Scenario;
@@ -108,7 +108,10 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
         let outcome = phase::append::run(db.url(), scenario, plan, &mut result.figures).await?;
         for (strategy, runs) in &outcome.open {
             for (rate, recorded) in runs {
-                result.series.insert(format!("latency.{strategy} @ {rate}"), recorded.spectrum());
+                let label = format!("{strategy} @ {rate}");
+                result.series.insert(format!("latency.{label}"), recorded.spectrum());
+                let offered = |t: f64| rate.rate_at(t, recorded.window_s);
+                over_time::insert(&mut result.series, &label, recorded, Some(&offered));
             }
         }
         files.extend(outcome.logs);
@@ -116,7 +119,9 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
     if let Some(plan) = &scenario.live {
         let outcome = phase::live::run(db.url(), scenario, plan, &mut result.figures).await?;
         for (strategy, recorded) in &outcome.runs {
-            result.series.insert(format!("latency.live {strategy} @ x{}", plan.speedup), recorded.spectrum());
+            let label = format!("live {strategy} @ x{}", plan.speedup);
+            result.series.insert(format!("latency.{label}"), recorded.spectrum());
+            over_time::insert(&mut result.series, &label, recorded, None);
         }
         files.extend(outcome.logs);
     }

@@ -15,9 +15,8 @@
 use crate::error::{Error, Result};
 use crate::event::RecordedEvent;
 use crate::read_model::{Fold, ReadModel};
-use crate::replay::{envelope, Replayed};
+use crate::replay::{recorded, Replayed};
 use crate::store::{FeedCursor, FeedSnapshot, Store};
-use crate::upcast::Upcasters;
 
 /// Events read from the feed at a time unless [`Projector::with_batch`] says otherwise.
 pub const DEFAULT_BATCH: usize = 1000;
@@ -32,6 +31,9 @@ pub struct Projector {
     /// The rebuild's snapshot, while the feed may still bring events it already folded.
     skip: Option<FeedSnapshot>,
     batch: usize,
+    /// The horizon at which the feed was last read to its end: until it moves, the feed has
+    /// nothing new, and a poll costs one cheap statement instead of the feed's merge.
+    exhausted_at: Option<i64>,
 }
 
 impl Projector {
@@ -41,8 +43,10 @@ impl Projector {
     }
 
     /// `model`, which holds exactly the feed's events up to `cursor`, continued from there.
+    /// It reads the feed on a connection of its own ([`Store::feed_reader`]).
     pub fn resume(store: Store, fold: Fold, model: ReadModel, cursor: FeedCursor) -> Self {
-        Self { store, fold, model, cursor, skip: None, batch: DEFAULT_BATCH }
+        let store = store.feed_reader();
+        Self { store, fold, model, cursor, skip: None, batch: DEFAULT_BATCH, exhausted_at: None }
     }
 
     /// `model`, which holds exactly the events of the transactions `snapshot` holds, continued
@@ -71,17 +75,18 @@ impl Projector {
     /// Folds the next batch of the feed, calling `seen` with each event after it is folded;
     /// returns how many the feed passed, skipped ones included (0: caught up, for now).
     pub async fn step_observed(&mut self, mut seen: impl FnMut(&RecordedEvent)) -> Result<usize> {
-        let (events, next) = self.store.read_feed_xids(self.cursor, self.batch).await?;
-        // Rows from the feed are upcast already.
-        let none = Upcasters::none();
+        let horizon = self.store.feed_horizon().await?;
+        if self.exhausted_at == Some(horizon) {
+            return Ok(0); // no transaction has ended since the feed was read to its end
+        }
+        let (events, next) = self.store.read_feed_below(self.cursor, horizon, self.batch).await?;
+        self.exhausted_at = (events.len() < self.batch).then_some(horizon);
         let n = events.len();
         for (xid, e) in &events {
             if self.skip.as_ref().is_some_and(|s| s.holds(*xid)) {
                 continue; // in the rebuilt model already
             }
-            let position = e.position.unwrap_or(e.global_position);
-            let env = envelope(&none, e.school, position, e.recorded_at_us, &e.event_type, e.payload.as_bytes())?;
-            self.fold.apply(&mut self.model, &env);
+            self.fold.apply(&mut self.model, &recorded(e)?);
             seen(e);
         }
         self.cursor = next;

@@ -1,4 +1,5 @@
-//! What the server did while a step ran, measured beside the step: its CPU time, its
+//! Latency from intended start, per command and per second of a window (`latency`); and
+//! what the server did while a step ran, measured beside the step: its CPU time, its
 //! checkpoints, autovacuum runs and WAL (over a window, or per event of a step), the machine's busy and stolen CPU, and what
 //! "durable" means on the disk under it; and how far a live projector's model lags behind
 //! the acknowledged appends.
@@ -7,6 +8,7 @@ mod activity;
 mod durability;
 mod host_cpu;
 mod lag;
+pub(crate) mod latency;
 mod server_cpu;
 mod wal;
 

@@ -5,17 +5,26 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::output::write_whole::write_whole;
 
 const MARKER: &str = "<!-- stroom compare: the gate -->";
 
 /// Puts `section` at the end of `report` (a report.md), in place of an earlier one.
 pub fn put(report: &Path, section: &str) -> Result<()> {
-    let io = |source| Error::WriteResults { path: report.to_path_buf(), source };
-    let text = std::fs::read_to_string(report).map_err(io)?;
+    let text =
+        std::fs::read_to_string(report).map_err(|source| Error::WriteResults { path: report.to_path_buf(), source })?;
+    write_whole(report, with_section(&text, section).as_bytes())
+}
+
+/// `text` (a report.md) with `section` as its gate verdict, in place of any it had.
+pub fn with_section(text: &str, section: &str) -> String {
     let kept = text.split(MARKER).next().unwrap_or("").trim_end();
-    let tmp = report.with_extension("md.tmp");
-    std::fs::write(&tmp, format!("{kept}\n\n{MARKER}\n{section}")).map_err(io)?;
-    std::fs::rename(&tmp, report).map_err(io)
+    format!("{kept}\n\n{MARKER}\n{section}")
+}
+
+/// The gate verdict a report.md holds, if `stroom compare` put one there.
+pub fn section(text: &str) -> Option<&str> {
+    text.split_once(MARKER).map(|(_, s)| s.strip_prefix('\n').unwrap_or(s))
 }
 
 #[cfg(test)]
@@ -29,5 +38,7 @@ mod tests {
         super::put(&report, "## Gate: **FAILED**\n").unwrap();
         let text = std::fs::read_to_string(&report).unwrap();
         assert!(text.starts_with("# Report\n") && text.contains("FAILED") && !text.contains("passed"), "{text}");
+        assert_eq!(super::section(&text), Some("## Gate: **FAILED**\n"));
+        assert_eq!(super::section("# Report\n"), None);
     }
 }

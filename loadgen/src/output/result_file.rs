@@ -10,6 +10,7 @@ use crate::analysis::threshold::Verdict;
 use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::figures::Figures;
+use crate::output::write_whole::write_whole;
 use crate::scenario::Scenario;
 
 /// Bumped whenever the layout of `result.json` changes incompatibly.
@@ -88,10 +89,7 @@ impl RunResult {
 
     /// Writes the result to `path` whole: into a temporary file beside it, then renamed over it.
     pub fn write(&self, path: &Path) -> Result<()> {
-        let io = |source| Error::WriteResults { path: path.to_path_buf(), source };
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self).expect("results serialise")).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        write_whole(path, &serde_json::to_vec_pretty(self).expect("results serialise"))
     }
 
     /// Reads a result file; one that is not a complete stroom result is an error.

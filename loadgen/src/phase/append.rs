@@ -18,7 +18,7 @@
 //!   C, on the same store (`pgbench.rs`).
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use stroom_reference::read_model::Fold;
 use stroom_reference::{Appender, NewEvent, Schema, Store, Strategy, TransactorConfig};
@@ -31,7 +31,7 @@ use super::{all_schools, generator_config, pgbench, settle};
 use crate::error::Result;
 use crate::figures::{Figure, Figures};
 use crate::generator::Generator;
-use crate::latency::Recorded;
+use crate::measure::latency::Recorded;
 use crate::measure::{Activity, ActivityWatch, HostCpu, Lag, LagWatch, ServerCpu, Steal, WalPosition};
 use crate::namespace::fresh_store;
 use crate::progress::{note, Progress};
@@ -306,7 +306,10 @@ async fn open_schedules(
         };
         let progress = Progress::phase(&format!("append {name}: open loop, {rate}"));
         let started = SystemTime::now();
-        let Window { recorded, saturated, host } = open_loop(
+        // Checkpoints and autovacuum runs, to mark on the schedule's seconds.
+        let watch = ActivityWatch::start(store.pool().clone());
+        let watched_from = Instant::now();
+        let Window { mut recorded, saturated, host } = open_loop(
             appender,
             feed,
             (rate, plan.arrivals, seed),
@@ -317,6 +320,11 @@ async fn open_schedules(
         )
         .await;
         progress.done(recorded.served, plan.open_duration_s);
+        let activity = watch.stop().await;
+        let seen = activity.checkpoints_at.iter().map(|t| ("checkpoint", t));
+        for (what, t) in seen.chain(activity.autovacuums_at.iter().map(|t| ("autovacuum", t))) {
+            recorded.mark(what, watched_from + Duration::from_secs_f64(*t));
+        }
         let lag = match lag {
             Some(w) => Some(w.stop().await?),
             None => None,

@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use super::feed::Feed;
 use super::open_loop::Failures;
-use crate::latency::histogram;
+use crate::measure::latency::histogram;
 
 /// What one closed-loop step measured.
 pub(super) struct ClosedStep {

@@ -26,8 +26,8 @@ use super::{all_schools, generator_config};
 use crate::error::Result;
 use crate::figures::{Figure, Figures};
 use crate::generator::{Generator, DAY_SECS, START_UNIX_SECS};
-use crate::latency::{aggregate, Recorded, Sample};
 use crate::live::{schedule, LiveCommand, Scheduled};
+use crate::measure::latency::{aggregate, Recorded, Sample};
 use crate::measure::{HostCpu, LagMeter, LagWatch};
 use crate::namespace::fresh_store;
 use crate::progress::{note, Progress};
@@ -109,13 +109,17 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &LivePlan, figures: &mut 
             false => None,
         };
         let meter = lag.as_ref().map(LagWatch::meter);
-        let (recorded, loads, rejected, saturated) = drive(&handler, &commands, window_start_us, plan, meter).await;
+        let (mut recorded, loads, rejected, saturated) = drive(&handler, &commands, window_start_us, plan, meter).await;
         let host = HostCpu::since(host);
         progress.done(recorded.latency.len(), plan.wall_seconds() - plan.warmup_s);
         let stalled = match stall {
             Some(s) => Some(s.done().await?),
             None => None,
         };
+        if let Some((from, to)) = stalled {
+            recorded.mark("stall begins", from);
+            recorded.mark("stall ends", to);
+        }
         if let Some(lag) = lag {
             let lag = lag.stop().await?;
             // What was acknowledged from a second before the stall until the projector had

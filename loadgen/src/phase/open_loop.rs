@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use super::feed::Feed;
 use super::schedule::Schedule;
 use crate::figures::{Figure, Figures};
-use crate::latency::{aggregate, Recorded, Sample};
+use crate::measure::latency::{aggregate, Recorded, Sample};
 use crate::measure::{HostCpu, LagMeter};
 use crate::progress::note;
 use crate::scenario::{Arrival, Arrivals};

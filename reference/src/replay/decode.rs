@@ -2,7 +2,7 @@
 
 use crate::domain::{DecodeError, DomainEvent};
 use crate::error::{Error, Result};
-use crate::event::School;
+use crate::event::{RecordedEvent, School};
 use crate::read_model::Envelope;
 use crate::store::PayloadType;
 use crate::upcast::Upcasters;
@@ -29,6 +29,12 @@ pub fn envelope(
             reason,
         }),
     }
+}
+
+/// The envelope of an event read through the store, whose rows come back upcast already.
+pub fn recorded(e: &RecordedEvent) -> Result<Envelope> {
+    let position = e.position.unwrap_or(e.global_position);
+    envelope(&Upcasters::none(), e.school, position, e.recorded_at_us, &e.event_type, e.payload.as_bytes())
 }
 
 /// Decodes a replay row: school, position, recorded_at, event_type, payload (binary COPY).

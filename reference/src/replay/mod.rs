@@ -14,7 +14,7 @@ mod rill;
 use std::time::Duration;
 
 pub use copy_out::CopyRows;
-pub use decode::{envelope, PG_EPOCH_US};
+pub use decode::{envelope, recorded, PG_EPOCH_US};
 pub use memory::MemoryLog;
 pub use message_db::{message_db_categories, MESSAGE_DB_PAGE};
 pub use postgres::{

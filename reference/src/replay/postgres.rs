@@ -210,16 +210,7 @@ pub async fn keyset(store: &Store, fold: Fold, page: usize) -> Result<Replayed> 
                 break;
             }
             for e in &rows {
-                // Rows come back upcast already.
-                let env = decode::envelope(
-                    &crate::upcast::Upcasters::none(),
-                    e.school,
-                    e.position.unwrap_or(e.global_position),
-                    e.recorded_at_us,
-                    &e.event_type,
-                    e.payload.as_bytes(),
-                )?;
-                fold.apply(&mut model, &env);
+                fold.apply(&mut model, &decode::recorded(e)?);
             }
             events += rows.len() as u64;
         }

@@ -37,8 +37,15 @@ pub struct Recorded {
     pub latency: Histogram<u64>,
     /// Service time from actual start, in µs.
     pub service: Histogram<u64>,
+    /// When the measured window began: second 0 of `intervals`.
+    pub started: Instant,
     /// Latency per one-second interval from the measurement start, in µs.
     pub intervals: Vec<Histogram<u64>>,
+    /// Commands acknowledged (successfully) in each second of the window.
+    pub served_per_second: Vec<u64>,
+    /// What happened during the window, at seconds from its start: checkpoints, autovacuum
+    /// runs, a stall's beginning and end. Drawn over the per-second plots.
+    pub marks: Vec<(String, f64)>,
     /// Commands that started more than [`LATE_AFTER`] after their intended time.
     pub late_starts: u64,
     /// Commands that failed.
@@ -66,7 +73,10 @@ pub async fn aggregate(mut samples: mpsc::UnboundedReceiver<Sample>, from: Insta
     let mut r = Recorded {
         latency: histogram(),
         service: histogram(),
+        started: from,
         intervals: Vec::new(),
+        served_per_second: Vec::new(),
+        marks: Vec::new(),
         late_starts: 0,
         errors: 0,
         offered: 0,
@@ -77,6 +87,11 @@ pub async fn aggregate(mut samples: mpsc::UnboundedReceiver<Sample>, from: Insta
     while let Some(s) = samples.recv().await {
         if s.ok && s.ended >= from && s.ended < until {
             r.served += 1;
+            let second = s.ended.duration_since(from).as_secs() as usize;
+            if r.served_per_second.len() <= second {
+                r.served_per_second.resize(second + 1, 0);
+            }
+            r.served_per_second[second] += 1;
         }
         if s.intended < from || s.intended >= until {
             continue;
@@ -143,6 +158,36 @@ impl Recorded {
         self.latency.value_at_quantile(quantile) as f64 / 1000.0
     }
 
+    /// Notes `what` happening at `at`, if that falls in the window.
+    pub fn mark(&mut self, what: &str, at: Instant) {
+        let t = match at.checked_duration_since(self.started) {
+            Some(d) => d.as_secs_f64(),
+            None => -self.started.duration_since(at).as_secs_f64(),
+        };
+        if (0.0..=self.window_s).contains(&t) {
+            self.marks.push((what.to_string(), t));
+        }
+    }
+
+    /// Second by second: ("sent", commands due that second and sent), ("served", commands
+    /// acknowledged that second), and ("p50" | "p99" | "max", latency in ms of the commands
+    /// due that second; seconds with none left out). x is the second's start.
+    pub fn per_second(&self) -> Vec<(&'static str, Vec<(f64, f64)>)> {
+        let n = (self.window_s.ceil() as usize).max(self.intervals.len());
+        let count = |i: usize| self.intervals.get(i).map_or(0, |h| h.len());
+        let sent = (0..n).map(|i| (i as f64, count(i) as f64)).collect();
+        let served = (0..n).map(|i| (i as f64, self.served_per_second.get(i).copied().unwrap_or(0) as f64)).collect();
+        let at = |q: f64| {
+            self.intervals
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| !h.is_empty())
+                .map(|(i, h)| (i as f64, h.value_at_quantile(q) as f64 / 1000.0))
+                .collect()
+        };
+        vec![("sent", sent), ("served", served), ("p50", at(0.5)), ("p99", at(0.99)), ("max", at(1.0))]
+    }
+
     /// The latency percentile spectrum for plots: (1 / (1 - quantile), ms).
     pub fn spectrum(&self) -> Vec<(f64, f64)> {
         [0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999]
@@ -200,6 +245,16 @@ mod tests {
         assert_eq!((r.served, r.offered), (3, 3));
         assert!((r.latency_ms(1.0) - 52.0).abs() < 0.1, "{}", r.latency_ms(1.0));
         assert!((r.service_ms(1.0) - 2.0).abs() < 0.1);
+        // Second by second: the same counts, and the slowest command's latency as the max.
+        let seconds: std::collections::HashMap<_, _> = r.per_second().into_iter().collect();
+        assert_eq!(seconds["sent"], vec![(0.0, 3.0)]);
+        assert_eq!(seconds["served"], vec![(0.0, 3.0)]);
+        assert!((seconds["max"][0].1 - 52.0).abs() < 0.1, "{:?}", seconds["max"]);
+        let mut r = r;
+        r.mark("checkpoint", t0 + ms(500));
+        r.mark("before", t0 - ms(500));
+        r.mark("after", t0 + ms(1500));
+        assert_eq!(r.marks, vec![("checkpoint".to_string(), 0.5)]);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.hlog");
         r.write_interval_log(&path, SystemTime::now()).unwrap();
@@ -260,7 +315,10 @@ mod honesty {
         let r = Recorded {
             latency: histogram(),
             service: histogram(),
+            started: Instant::now(),
             intervals,
+            served_per_second: Vec::new(),
+            marks: Vec::new(),
             late_starts: 0,
             errors: 0,
             offered: 0,
