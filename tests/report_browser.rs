@@ -152,8 +152,14 @@ fn every_committed_report_renders_in_a_real_browser() {
 
     assert!(charts >= results.len(), "{charts} charts on {} pages", results.len());
 
-    // The gate's page: the committed baseline against the newest quick run.
+    // The gate's page: the committed baseline against the newest quick run (copied, since
+    // compare also writes its verdict into the report.md beside the run).
     let quick = results.iter().find(|(s, _)| s == "quick").map(|(_, p)| p.clone()).expect("a committed quick run");
+    let quick = {
+        let copy = dir.path().join("quick-compared.json");
+        std::fs::copy(&quick, &copy).unwrap();
+        copy
+    };
     let baseline = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/baseline.json");
     let page = dir.path().join("compare.html");
     let out = stroom(
