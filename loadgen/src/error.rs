@@ -62,6 +62,10 @@ pub enum Error {
     /// A reference program (pgbench) failed or printed nothing usable.
     #[error("{0}")]
     Reference(String),
+    /// A task the run started beside its measurement (a stall, one of several connections)
+    /// panicked or was cancelled.
+    #[error("{0}")]
+    Task(String),
     /// A kept history could not be used.
     #[error("the kept history: {0}")]
     Reuse(String),

@@ -112,6 +112,12 @@ impl Projector {
         }
     }
 
+    /// Whether the last step read the feed to its end (as far as the feed could pass then):
+    /// what more there is has ended since. False before the first step and after a full batch.
+    pub fn caught_up(&self) -> bool {
+        self.exhausted_at.is_some()
+    }
+
     /// The model so far.
     pub fn model(&self) -> &ReadModel {
         &self.model

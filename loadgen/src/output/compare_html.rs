@@ -44,21 +44,10 @@ pub fn render(baseline: (&str, &RunResult), current: (&str, &RunResult), delta: 
 
 #[cfg(test)]
 mod tests {
-    use crate::figures::Figure;
     use crate::output::result_file::RunResult;
 
     fn result(pairs: &[(&str, f64)]) -> RunResult {
-        let mut r: RunResult = serde_json::from_value(serde_json::json!({
-            "result_version": 1, "stroom_version": "0", "scenario": {"name": "t"}, "started_at": "", "finished_at": "",
-            "complete": true,
-            "environment": {"git_commit": "", "cpu_model": "", "cores": 1, "memory_bytes": 1, "database": "", "profile": "", "settings": {}},
-            "figures": {}, "thresholds": []
-        }))
-        .unwrap();
-        for (k, v) in pairs {
-            r.figures.insert((*k).into(), Figure::from_repetitions("x", vec![*v]));
-        }
-        r
+        RunResult::for_test("t", pairs)
     }
 
     #[test]

@@ -138,13 +138,7 @@ mod tests {
 
     #[test]
     fn each_window_gets_its_seconds_the_slo_and_its_marks() {
-        let mut r: RunResult = serde_json::from_value(serde_json::json!({
-            "result_version": 1, "stroom_version": "0", "scenario": {"name": "t"}, "started_at": "", "finished_at": "",
-            "complete": true,
-            "environment": {"git_commit": "", "cpu_model": "", "cores": 1, "memory_bytes": 1, "database": "", "profile": "", "settings": {}},
-            "figures": {}, "thresholds": []
-        }))
-        .unwrap();
+        let mut r = RunResult::for_test("t", &[]);
         let ramp = |t: f64| 100.0 + 10.0 * t;
         insert(&mut r.series, "per-school @ ramping 100 → 130 events/s", &recorded(&[5, 8, 90]), Some(&ramp));
         insert(&mut r.series, "live per-school @ x50", &recorded(&[4, 4, 4]), None);

@@ -30,13 +30,7 @@ mod tests {
     fn reports_are_rebuilt_from_the_result_and_the_gate_verdict_kept() {
         let dir = tempfile::tempdir().unwrap();
         let result = dir.path().join("result.json");
-        let json = serde_json::json!({
-            "result_version": 1, "stroom_version": "0", "scenario": {"name": "old-run"}, "started_at": "", "finished_at": "",
-            "complete": true,
-            "environment": {"git_commit": "", "cpu_model": "", "cores": 1, "memory_bytes": 1, "database": "", "profile": "", "settings": {}},
-            "figures": {"replay.parallel.events_per_s": {"value": 5.0, "unit": "events/s", "min": 5.0, "max": 5.0, "repetitions": [5.0]}},
-            "thresholds": []
-        });
+        let json = crate::output::result_file::RunResult::for_test("old-run", &[("replay.parallel.events_per_s", 5.0)]);
         std::fs::write(&result, serde_json::to_vec(&json).unwrap()).unwrap();
         let md = dir.path().join("report.md");
         std::fs::write(&md, "# stale\n\n<!-- stroom compare: the gate -->\n## Gate: passed\n").unwrap();

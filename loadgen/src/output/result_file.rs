@@ -63,6 +63,24 @@ fn is_one_run(n: &u32) -> bool {
 }
 
 impl RunResult {
+    /// A complete result of scenario `name` with one repetition of each of `figures` and
+    /// nothing else, for the tests of what reads results.
+    #[cfg(test)]
+    pub fn for_test(name: &str, figures: &[(&str, f64)]) -> Self {
+        let mut r: Self = serde_json::from_value(serde_json::json!({
+            "result_version": RESULT_VERSION, "stroom_version": "0", "scenario": {"name": name},
+            "started_at": "", "finished_at": "", "complete": true,
+            "environment": {"git_commit": "", "cpu_model": "", "cores": 1, "memory_bytes": 1, "database": "",
+                            "profile": "", "settings": {}},
+            "figures": {}, "thresholds": []
+        }))
+        .expect("a minimal result deserialises");
+        for (k, v) in figures {
+            r.figures.insert((*k).into(), crate::figures::Figure::from_repetitions("x", vec![*v]));
+        }
+        r
+    }
+
     /// A result for `scenario`; figures are added as phases finish.
     pub fn new(scenario: &Scenario, started_at: String, environment: Environment) -> Self {
         Self {

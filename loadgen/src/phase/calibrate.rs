@@ -182,7 +182,7 @@ async fn copy_in_parallel(store: &Store, shares: &[Vec<(StoredEvent, i64)>]) -> 
         })
         .collect();
     for t in tasks {
-        t.await.map_err(|e| Error::Reference(format!("a COPY in connection failed: {e}")))??;
+        t.await.map_err(|e| Error::Task(format!("a COPY in connection failed: {e}")))??;
     }
     Ok(())
 }

@@ -46,6 +46,6 @@ impl Stall {
 
     /// Waits for the stall to end.
     pub async fn done(self) -> Result<(Instant, Instant)> {
-        self.0.await.map_err(|e| Error::Reference(format!("the stall task failed: {e}")))?
+        self.0.await.map_err(|e| Error::Task(format!("the stall task failed: {e}")))?
     }
 }
