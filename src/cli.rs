@@ -184,8 +184,17 @@ pub enum Command {
 /// `stroom db …`.
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
-    /// Start a throwaway cluster, print its URL and wait until Ctrl-C.
-    Start,
+    /// Start throwaway clusters, print their URLs (one per line: the servers, then the
+    /// standby) and wait until Ctrl-C.
+    Start {
+        /// How many servers, each a cluster of its own on its own port.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+        servers: u16,
+        /// Also start a hot standby of the first server, streaming its WAL
+        /// (`pg_basebackup -R`), read-only.
+        #[arg(long)]
+        standby: bool,
+    },
 }
 
 /// `stroom generate`.

@@ -1,7 +1,7 @@
 //! Turns the database flags into a running [`Database`].
 
 use anyhow::Context;
-use stroom_cluster::{ClusterOptions, Database, Profile, Source};
+use stroom_cluster::{Cluster, ClusterOptions, Database, Profile, Source};
 
 use crate::cli::{Cli, DbKind};
 
@@ -32,6 +32,40 @@ pub async fn open(
         .context("starting the database")?
         .context("starting the database")?;
     Ok(KeptDatabase { db, keep: cli.keep_db })
+}
+
+/// What `stroom db start` started: named servers and, if asked for, a standby of the first.
+#[derive(Debug)]
+pub struct Started {
+    /// ("server 1", its database), in order.
+    pub servers: Vec<(String, KeptDatabase)>,
+    /// The hot standby of the first server. Declared after the servers, it is dropped after
+    /// them too; its primary stopping first only makes it wait, not fail.
+    pub standby: Option<Cluster>,
+}
+
+/// Starts `n` throwaway clusters (or opens the one URL given, for `n` = 1) and a hot standby
+/// of the first when asked.
+pub async fn start_servers(cli: &Cli, n: u16, standby: bool) -> anyhow::Result<Started> {
+    anyhow::ensure!(
+        n == 1 || (cli.database_url.is_none() && cli.db_dir.is_none()),
+        "--servers {n} starts throwaway clusters; it takes neither --database-url (nor DATABASE_URL) nor --db-dir"
+    );
+    let mut servers = Vec::new();
+    for i in 1..=n {
+        servers.push((format!("server {i}"), open(cli, None, None).await?));
+    }
+    let standby = match standby {
+        false => None,
+        true => {
+            let Some(first) = servers[0].1.cluster() else {
+                anyhow::bail!("--standby needs a throwaway cluster to replicate; it cannot follow --database-url")
+            };
+            // The standby's base backup runs against the first server, borrowed for the call.
+            Some(tokio::task::block_in_place(|| first.start_standby()).context("starting the standby")?)
+        }
+    };
+    Ok(Started { servers, standby })
 }
 
 /// A database that prints how to reach it on the way out when `--keep-db` was given.

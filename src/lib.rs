@@ -55,13 +55,24 @@ fn one_line(e: &anyhow::Error) -> String {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
-        Command::Db(DbCommand::Start) => {
-            let db = database::open(&cli, None, None).await?;
-            println!("{}", db.url());
-            stroom_loadgen::note(format_args!("{}; Ctrl-C stops it", db.describe()));
-            if let Some(cluster) = db.cluster() {
-                stroom_loadgen::note(format_args!("connect with {}", cluster.psql_hint()));
+        Command::Db(DbCommand::Start { servers, standby }) => {
+            let started = database::start_servers(&cli, *servers, *standby).await?;
+            for (name, db) in &started.servers {
+                println!("{}", db.url());
+                stroom_loadgen::note(format_args!("{name}: {}", db.describe()));
+                if let Some(cluster) = db.cluster() {
+                    stroom_loadgen::note(format_args!("  connect with {}", cluster.psql_hint()));
+                }
             }
+            if let Some(standby) = &started.standby {
+                println!("{}", standby.url());
+                stroom_loadgen::note(format_args!(
+                    "standby of server 1: hot standby in {}, read-only, streaming its WAL",
+                    standby.dir().display()
+                ));
+            }
+            let what = if started.servers.len() == 1 && started.standby.is_none() { "it" } else { "them" };
+            stroom_loadgen::note(format_args!("Ctrl-C stops {what}"));
             std::future::pending::<()>().await;
             Ok(ExitCode::SUCCESS)
         }

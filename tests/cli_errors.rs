@@ -89,3 +89,13 @@ fn a_report_of_a_missing_result_is_one_line_and_writes_nothing() {
     assert!(line.starts_with("stroom: error: rebuilding the reports of "), "{line}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn several_servers_are_throwaway_clusters_only() {
+    let out = stroom(&["db", "start", "--servers", "2", "--database-url", "postgres://u@127.0.0.1:1/x"], &[]);
+    let line = the_error_line(&out);
+    assert!(line.starts_with("stroom: error: --servers 2 starts throwaway clusters"), "{line}");
+    let out = stroom(&["db", "start", "--standby", "--database-url", "postgres://u@127.0.0.1:1/x"], &[]);
+    let line = the_error_line(&out);
+    assert!(line.contains("--standby needs a throwaway cluster"), "{line}");
+}

@@ -94,3 +94,41 @@ fn sigint_during_a_run_cleans_up() {
     interrupt_and_check(child, tmp.path());
     assert!(!results.exists(), "an interrupted run must not leave a result directory");
 }
+
+#[test]
+fn two_servers_and_a_standby_start_and_sigint_removes_them_all() {
+    let tmp = private_tmp();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stroom"))
+        .args(["db", "start", "--profile", "fast", "--servers", "2", "--standby"])
+        .env("TMPDIR", tmp.path())
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let said = wait_for(&mut child, "Ctrl-C stops them");
+    let urls: Vec<String> = BufReader::new(child.stdout.take().unwrap()).lines().take(3).map(|l| l.unwrap()).collect();
+    assert_eq!(urls.len(), 3, "{urls:?}");
+    assert!(urls.iter().all(|u| u.starts_with("postgres://")), "{urls:?}");
+    assert!(urls[0] != urls[1] && urls[1] != urls[2], "{urls:?}");
+    assert!(said.iter().any(|l| l.contains("standby of server 1")), "{said:#?}");
+    let dirs: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(dirs.len(), 3, "{dirs:?}");
+    assert_eq!(dirs.iter().filter(|d| d.join("data/standby.signal").exists()).count(), 1, "{dirs:?}");
+    let servers: Vec<Pid> = dirs
+        .iter()
+        .map(|d| {
+            let pidfile = std::fs::read_to_string(d.join("data/postmaster.pid")).unwrap();
+            Pid::from_raw(pidfile.lines().next().unwrap().trim().parse().unwrap())
+        })
+        .collect();
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130), "exit code after SIGINT");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while servers.iter().any(|s| kill(*s, None).is_ok()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(servers.iter().all(|s| kill(*s, None).is_err()), "a server still runs: {servers:?}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

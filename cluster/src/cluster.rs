@@ -20,6 +20,7 @@ use crate::owner::Owner;
 use crate::profile::{machine_memory_bytes, Profile};
 
 mod small_wal;
+mod standby;
 
 const SUPERUSER: &str = "stroom";
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -300,9 +301,10 @@ impl Cluster {
                     detail: log_tail(&self.dir.join("postgres.log")),
                 });
             }
-            // Line 8 of postmaster.pid reads "ready" once the server accepts connections.
-            let ready =
-                std::fs::read_to_string(&pidfile).is_ok_and(|s| s.lines().nth(7).is_some_and(|l| l.trim() == "ready"));
+            // Line 8 of postmaster.pid reads "ready" once the server accepts connections, or
+            // "standby" once a hot standby accepts read-only ones.
+            let ready = std::fs::read_to_string(&pidfile)
+                .is_ok_and(|s| s.lines().nth(7).is_some_and(|l| matches!(l.trim(), "ready" | "standby")));
             if ready && TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
                 return Ok(());
             }

@@ -58,3 +58,44 @@ fn clusters_start_side_by_side_on_their_own_ports() {
     assert_ne!(a.url(), b.url());
     assert_ne!(a.dir(), b.dir());
 }
+
+#[tokio::test]
+async fn a_standby_replays_what_the_primary_commits_and_refuses_writes() {
+    let (primary, standby) = tokio::task::spawn_blocking(|| {
+        let primary = Cluster::start(ClusterOptions { profile: Profile::Fast, keep: false, dir: None }).unwrap();
+        let standby = primary.start_standby().unwrap();
+        (primary, standby)
+    })
+    .await
+    .unwrap();
+    assert!(standby.is_standby() && !primary.is_standby());
+    let mut p = PgConnection::connect(&primary.url()).await.unwrap();
+    sqlx::query("CREATE TABLE t AS SELECT generate_series(1, 1000) AS x").execute(&mut p).await.unwrap();
+    let lsn: String = sqlx::query_scalar("SELECT pg_current_wal_lsn()::text").fetch_one(&mut p).await.unwrap();
+
+    let mut s = PgConnection::connect(&standby.url()).await.unwrap();
+    let in_recovery: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()").fetch_one(&mut s).await.unwrap();
+    assert!(in_recovery);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let caught_up: bool = sqlx::query_scalar("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn")
+            .bind(&lsn)
+            .fetch_one(&mut s)
+            .await
+            .unwrap();
+        if caught_up {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the standby did not replay {lsn} in 30 s");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM t").fetch_one(&mut s).await.unwrap();
+    assert_eq!(n, 1000);
+    let refused = sqlx::query("INSERT INTO t VALUES (0)").execute(&mut s).await.unwrap_err();
+    assert!(refused.to_string().contains("read-only"), "{refused}");
+
+    let dir = standby.dir().to_path_buf();
+    drop((s, p));
+    tokio::task::spawn_blocking(move || drop((standby, primary))).await.unwrap();
+    assert!(!dir.exists(), "{} still exists", dir.display());
+}

@@ -95,6 +95,12 @@ pub enum Error {
         /// The rule, in words.
         rule: String,
     },
+    /// A change of the placement map that found the map not as it expected; nothing changed.
+    #[error("placement: {reason}")]
+    Placement {
+        /// What it found, in words.
+        reason: String,
+    },
     /// The store holds an event type this code does not know. It is never skipped.
     #[error("unknown event type '{event_type}' at school {school} position {position}")]
     UnknownEventType {
@@ -169,6 +175,7 @@ impl Error {
             Self::WrongSchool { .. } => "stream of another school".into(),
             Self::OwnershipLost { .. } => "ownership lost".into(),
             Self::Rejected { rule } => format!("command rejected: {rule}"),
+            Self::Placement { .. } => "placement changed".into(),
             Self::UnknownEventType { .. } => "unknown event type".into(),
             Self::Decode { .. } => "does not decode".into(),
             Self::BatchFailed { .. } => "batch failed".into(),
