@@ -158,6 +158,10 @@ pub enum Command {
     /// Manage a database by hand.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Move a school to another server with its writers running (a checked passive
+    /// migration), or finish or undo one a crash left open. Needs the first server's URL
+    /// (`--database-url`), which holds the placement map, the servers' URLs and the journal.
+    Migrate(MigrateArgs),
     /// The faults phase's appending process (started by `stroom run`, killed by its
     /// process-restart fault): appends to the store `stroom_faults_child` until killed,
     /// printing each acknowledgement.
@@ -194,6 +198,35 @@ pub enum DbCommand {
         /// (`pg_basebackup -R`), read-only.
         #[arg(long)]
         standby: bool,
+    },
+}
+
+/// `stroom migrate`.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct MigrateArgs {
+    /// What to move.
+    #[command(subcommand)]
+    pub what: Option<MigrateWhat>,
+    /// Finish every migration the journal holds open, from its last finished step.
+    #[arg(long, conflicts_with = "abort")]
+    pub resume: bool,
+    /// Undo every open migration that has not switched: remove the copy, lift the fence.
+    #[arg(long)]
+    pub abort: bool,
+}
+
+/// What `stroom migrate` moves.
+#[derive(Debug, Subcommand)]
+pub enum MigrateWhat {
+    /// One school, to server `--to` (servers count from 0 in the order `stroom db start`
+    /// printed them).
+    School {
+        /// The school.
+        school: i32,
+        /// The server it goes to.
+        #[arg(long)]
+        to: u32,
     },
 }
 

@@ -65,6 +65,12 @@ pub async fn start_servers(cli: &Cli, n: u16, standby: bool) -> anyhow::Result<S
             Some(tokio::task::block_in_place(|| first.start_standby()).context("starting the standby")?)
         }
     };
+    if servers.len() > 1 {
+        // Recorded on the first server, so `stroom migrate` given its URL finds the others.
+        let urls: Vec<String> = servers.iter().map(|(_, db)| db.url().to_string()).collect();
+        let placement = stroom_reference::placement::Placement::connect(&urls[0]).await?;
+        placement.register_servers(&urls).await.context("recording the servers on the first")?;
+    }
     Ok(Started { servers, standby })
 }
 

@@ -6,12 +6,13 @@ mod cli;
 mod database;
 mod generate;
 mod interrupt;
+mod migrate;
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 
-pub use cli::{Cli, Command, DbCommand, DbKind, GenerateArgs};
+pub use cli::{Cli, Command, DbCommand, DbKind, GenerateArgs, MigrateArgs, MigrateWhat};
 
 /// Runs one command line to completion and returns the process exit code. Errors are printed
 /// as one line.
@@ -77,6 +78,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate(args) => generate::run(args),
+        Command::Migrate(args) => migrate::run(&cli, args).await,
         Command::FaultsWriter { url, rate, users, lease_s, timeout_s } => {
             let args = stroom_loadgen::FaultsWriterArgs {
                 url: url.clone(),

@@ -101,6 +101,23 @@ pub enum Error {
         /// What it found, in words.
         reason: String,
     },
+    /// A migration could not start or go on; the journal says where it stands.
+    #[error("migration: {reason}")]
+    Migration {
+        /// What stopped it, in words.
+        reason: String,
+    },
+    /// A migration's consistency checks found the copy unlike the source, so it was aborted:
+    /// the source is still authoritative and writable, the copy removed.
+    #[error("school {school}: the copy on server {to} differs from the source in {failed}; aborted, the source stays authoritative")]
+    Mismatch {
+        /// The school being moved.
+        school: School,
+        /// The server it was being moved to.
+        to: u32,
+        /// The checks that failed, by name.
+        failed: String,
+    },
     /// The store holds an event type this code does not know. It is never skipped.
     #[error("unknown event type '{event_type}' at school {school} position {position}")]
     UnknownEventType {
@@ -176,6 +193,8 @@ impl Error {
             Self::OwnershipLost { .. } => "ownership lost".into(),
             Self::Rejected { rule } => format!("command rejected: {rule}"),
             Self::Placement { .. } => "placement changed".into(),
+            Self::Migration { .. } => "migration".into(),
+            Self::Mismatch { .. } => "migration mismatch".into(),
             Self::UnknownEventType { .. } => "unknown event type".into(),
             Self::Decode { .. } => "does not decode".into(),
             Self::BatchFailed { .. } => "batch failed".into(),

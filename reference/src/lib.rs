@@ -8,6 +8,7 @@ pub mod command;
 pub mod domain;
 mod error;
 pub mod event;
+pub mod migrate;
 pub mod placement;
 pub mod project;
 pub mod read_model;

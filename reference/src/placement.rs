@@ -72,6 +72,10 @@ const TABLES: &str = "
         to_server int NOT NULL,
         at timestamptz NOT NULL DEFAULT now(),
         reason text NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS stroom_servers (
+        server int PRIMARY KEY CHECK (server >= 0),
+        url text NOT NULL
     );";
 
 impl Placement {
@@ -86,6 +90,17 @@ impl Placement {
         sqlx::raw_sql(TABLES).execute(&mut *tx).await.map_err(Error::db("installing the placement map"))?;
         tx.commit().await.map_err(Error::db("installing the placement map"))?;
         Ok(Self { pool })
+    }
+
+    /// Connects to the map's server and installs the tables there.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(Error::db("connecting to the placement map's server"))?;
+        Self::install(pool).await
     }
 
     /// The map as it is now.
@@ -131,6 +146,35 @@ impl Placement {
         self.change(school, Some(from), to, reason).await
     }
 
+    /// Records the servers' URLs, server i at `urls[i]`, replacing what was recorded, so
+    /// tools given only the first server (`stroom migrate`) can reach the others.
+    pub async fn register_servers(&self, urls: &[String]) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(Error::db("recording the servers"))?;
+        sqlx::query("DELETE FROM stroom_servers")
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::db("recording the servers"))?;
+        sqlx::query("INSERT INTO stroom_servers (server, url) SELECT i - 1, u FROM unnest($1::text[]) WITH ORDINALITY AS t(u, i)")
+            .bind(urls)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::db("recording the servers"))?;
+        tx.commit().await.map_err(Error::db("recording the servers"))
+    }
+
+    /// The servers' URLs as recorded, server 0 first.
+    pub async fn servers(&self) -> Result<Vec<String>> {
+        sqlx::query_scalar("SELECT url FROM stroom_servers ORDER BY server")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(Error::db("reading the servers"))
+    }
+
+    /// The pool of the server holding the map.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Every change ever made, oldest first.
     pub async fn changes(&self) -> Result<Vec<PlacementChange>> {
         sqlx::query_as(
@@ -144,49 +188,59 @@ impl Placement {
 
     /// One change in one transaction: the map's row and the change's record, or neither.
     async fn change(&self, school: School, from: Option<Server>, to: Server, reason: &str) -> Result<i64> {
-        let db = Error::db("changing the placement map");
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        // Changes are numbered one after another: one writer of the map at a time.
-        sqlx::query("LOCK TABLE stroom_placement_changes IN EXCLUSIVE MODE")
-            .execute(&mut *tx)
-            .await
-            .map_err(Error::db("changing the placement map"))?;
-        let now: Option<i32> = sqlx::query_scalar("SELECT server FROM stroom_placement WHERE school = $1")
-            .bind(school)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(Error::db("changing the placement map"))?;
-        if now.map(|s| s as Server) != from {
-            let was = |s: Option<Server>| s.map_or("unplaced".to_string(), |s| format!("on server {s}"));
-            return Err(Error::Placement {
-                reason: format!(
-                    "school {school} is {}, not {} as the change expected",
-                    was(now.map(|s| s as Server)),
-                    was(from)
-                ),
-            });
-        }
-        sqlx::query(
-            "INSERT INTO stroom_placement (school, server) VALUES ($1, $2) \
-             ON CONFLICT (school) DO UPDATE SET server = excluded.server",
-        )
-        .bind(school)
-        .bind(to as i32)
-        .execute(&mut *tx)
-        .await
-        .map_err(Error::db("changing the placement map"))?;
-        let version: i64 = sqlx::query_scalar(
-            "INSERT INTO stroom_placement_changes (version, school, from_server, to_server, reason) \
-             SELECT coalesce(max(version), 0) + 1, $1, $2, $3, $4 FROM stroom_placement_changes RETURNING version",
-        )
-        .bind(school)
-        .bind(from.map(|s| s as i32))
-        .bind(to as i32)
-        .bind(reason)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(Error::db("recording the placement change"))?;
+        let mut tx = self.pool.begin().await.map_err(Error::db("changing the placement map"))?;
+        let version = change_in(&mut tx, school, from, to, reason).await?;
         tx.commit().await.map_err(Error::db("changing the placement map"))?;
         Ok(version)
     }
+}
+
+/// One change inside the caller's transaction on the map's server, so a caller can record
+/// something of its own (a migration's step) atomically with it. Refused, changing nothing,
+/// when the school is not where `from` says.
+pub(crate) async fn change_in(
+    tx: &mut sqlx::PgConnection,
+    school: School,
+    from: Option<Server>,
+    to: Server,
+    reason: &str,
+) -> Result<i64> {
+    let db = || Error::db("changing the placement map");
+    // Changes are numbered one after another: one writer of the map at a time.
+    sqlx::query("LOCK TABLE stroom_placement_changes IN EXCLUSIVE MODE").execute(&mut *tx).await.map_err(db())?;
+    let now: Option<i32> = sqlx::query_scalar("SELECT server FROM stroom_placement WHERE school = $1")
+        .bind(school)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db())?;
+    if now.map(|s| s as Server) != from {
+        let was = |s: Option<Server>| s.map_or("unplaced".to_string(), |s| format!("on server {s}"));
+        return Err(Error::Placement {
+            reason: format!(
+                "school {school} is {}, not {} as the change expected",
+                was(now.map(|s| s as Server)),
+                was(from)
+            ),
+        });
+    }
+    sqlx::query(
+        "INSERT INTO stroom_placement (school, server) VALUES ($1, $2) \
+         ON CONFLICT (school) DO UPDATE SET server = excluded.server",
+    )
+    .bind(school)
+    .bind(to as i32)
+    .execute(&mut *tx)
+    .await
+    .map_err(db())?;
+    sqlx::query_scalar(
+        "INSERT INTO stroom_placement_changes (version, school, from_server, to_server, reason) \
+         SELECT coalesce(max(version), 0) + 1, $1, $2, $3, $4 FROM stroom_placement_changes RETURNING version",
+    )
+    .bind(school)
+    .bind(from.map(|s| s as i32))
+    .bind(to as i32)
+    .bind(reason)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(Error::db("recording the placement change"))
 }

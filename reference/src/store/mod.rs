@@ -1,6 +1,7 @@
 //! The event store on PostgreSQL: schema, partitions and the bulk paths.
 
 mod copy_in;
+mod detect;
 mod feed;
 mod layout;
 mod read;
@@ -231,5 +232,13 @@ impl Store {
             bytes += chunk.len() as u64;
         }
         Ok(bytes)
+    }
+}
+
+impl Store {
+    /// A handle on a store whose schema is already installed, without running migrations:
+    /// for tools that found the schema with [`Schema::detect`].
+    pub fn open(pool: PgPool, schema: Schema) -> Self {
+        Self { pool, schema, schools: Arc::default(), upcasters: Upcasters::standard() }
     }
 }
