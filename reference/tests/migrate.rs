@@ -1,0 +1,233 @@
+//! Moving a school between servers, on real PostgreSQL: with a writer running, nothing it was
+//! told is stored goes missing, and a copy that differs from the source is caught and undone.
+//!
+//! The two "servers" are two databases of the test server: the migration reaches each only
+//! through its own pool, as it would two clusters. Killing stroom at each step boundary, which
+//! needs the binary, is in the workspace's `tests/migrate_crash.rs`.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+use stroom_cluster::testing::TestDatabase;
+use stroom_reference::domain::{DomainEvent, QuestionAssigned, StudentCreated};
+use stroom_reference::migrate::{Migrator, Step, CHECKS};
+use stroom_reference::{Append, Error, NewEvent, PayloadType, Schema, Store, StoredEvent, Transactor, TransactorConfig};
+use uuid::Uuid;
+
+const SCHOOL: i32 = 1;
+
+/// Two servers; the log installed on the first with schools 1 and 2, school 1 placed there.
+async fn two_servers() -> (Migrator, Store, PgPool) {
+    let (a, b) = (TestDatabase::create().await.pool().await, TestDatabase::create().await.pool().await);
+    let store = Store::install(a.clone(), Schema::new(stroom_reference::Layout::Partitioned, PayloadType::Jsonb))
+        .await
+        .unwrap();
+    store.add_schools(&[SCHOOL, 2]).await.unwrap();
+    let migrator = Migrator::new(vec![a, b.clone()]).await.unwrap();
+    let map = migrator.placement().place_missing(&[SCHOOL, 2], 2).await.unwrap();
+    assert_eq!(map.server_of(SCHOOL), Some(0));
+    (migrator, store, b)
+}
+
+/// A student's stream: created, then `n` questions assigned, as real domain events so the
+/// read-model check has something to fold.
+fn student(n: u32) -> (Uuid, Vec<NewEvent>) {
+    let s = Uuid::new_v4();
+    let mut events = vec![new(DomainEvent::StudentCreated(StudentCreated {
+        student: s,
+        name: "N".into(),
+        year: 2,
+        level: "vwo".into(),
+    }))];
+    for i in 0..n {
+        events.push(new(DomainEvent::QuestionAssigned(QuestionAssigned {
+            student: s,
+            section: Uuid::from_u128(7),
+            question: Uuid::from_u128(u128::from(i)),
+            index: i,
+            client: stroom_reference::domain::Client { app: "web".into(), version: "1".into() },
+        })));
+    }
+    (s, events)
+}
+
+fn new(event: DomainEvent) -> NewEvent {
+    NewEvent {
+        id: Uuid::new_v4(),
+        event_type: event.event_type().into(),
+        recorded_at_us: 1_700_000_000_000_000,
+        payload: event.encode(),
+        metadata: "{}".into(),
+    }
+}
+
+/// `students` students' histories, bulk loaded into school 1.
+async fn history(store: &Store, students: u32) {
+    let mut rows = Vec::new();
+    for _ in 0..students {
+        let (stream, events) = student(9);
+        rows.extend(events.iter().enumerate().map(|(v, e)| StoredEvent::new(SCHOOL, stream, v as i64 + 1, e)));
+    }
+    store.bulk_load(&rows).await.unwrap();
+}
+
+async fn count(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM events WHERE school = $1").bind(SCHOOL).fetch_one(pool).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_school_moves_with_its_writer_running_and_nothing_acknowledged_is_lost() {
+    let (migrator, source, target_pool) = two_servers().await;
+    history(&source, 400).await;
+    let config = TransactorConfig { commit_lanes: 0, lease_wait: Duration::from_secs(10), ..Default::default() };
+
+    // The school's writer: appends until told to stop, and when the source refuses it,
+    // follows the placement map to the target, as a routing writer does.
+    let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
+    let placement = migrator.placement().clone();
+    let (writer_source, writer_config, writer_target) = (source.clone(), config.clone(), target_pool.clone());
+    let writer = tokio::spawn(async move {
+        let mut acked: Vec<Uuid> = Vec::new();
+        let mut on = Transactor::start_school(writer_source.clone(), SCHOOL, writer_config.clone()).await.unwrap();
+        let mut refused_at: Option<Instant> = None;
+        let mut paused = Duration::ZERO;
+        let mut moved = false;
+        // Until stopped, moved, and acknowledged on the target after the move.
+        while !*stop.borrow_and_update() || !moved || refused_at.is_some() {
+            let (stream, events) = student(2);
+            let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+            match on.append(Append { school: SCHOOL, stream, expected_version: 0, events }).await {
+                Ok(_) => {
+                    acked.extend(ids);
+                    if let Some(at) = refused_at.take() {
+                        paused = paused.max(at.elapsed());
+                    }
+                }
+                Err(Error::OwnershipLost { .. }) => {
+                    refused_at.get_or_insert_with(Instant::now);
+                    let map = placement.load().await.unwrap();
+                    if map.server_of(SCHOOL) == Some(1) {
+                        on.stop().await;
+                        let target = Store::open(writer_target.clone(), writer_source.schema());
+                        on = Transactor::start_school(target, SCHOOL, writer_config.clone()).await.unwrap();
+                        moved = true;
+                    } else {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                }
+                Err(e) => panic!("the writer got {e}"),
+            }
+        }
+        on.stop().await;
+        (acked, paused)
+    });
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let migration = migrator.start(SCHOOL, 1).await.unwrap();
+    let report = migration.finish().await.unwrap();
+    stop_tx.send(true).unwrap();
+    let (acked, paused) = tokio::time::timeout(Duration::from_secs(60), writer).await.unwrap().unwrap();
+
+    assert_eq!(report.checks.len(), CHECKS.len());
+    assert!(report.checks.iter().all(|c| c.passed()), "{:?}", report.checks);
+    assert!(report.rows_copied >= 4000 && report.rounds >= 3, "{report:?}");
+    assert!(report.fence.is_some(), "{report:?}");
+    assert!(paused > Duration::ZERO, "the writer never saw the fence");
+    // Every acknowledged event is on the target, once; nothing of the school is left on the source.
+    let target = Store::open(target_pool.clone(), source.schema());
+    let found = target.positions_of(Some(SCHOOL), &acked).await.unwrap();
+    let missing: Vec<&Uuid> = acked.iter().filter(|id| !found.contains_key(id)).collect();
+    assert!(missing.is_empty(), "{} acknowledged events missing on the target", missing.len());
+    assert_eq!(count(&target_pool).await, 4000 + acked.len() as i64);
+    assert_eq!(count(source.pool()).await, 0);
+    let positions: HashSet<i64> = found.values().map(|(p, _)| *p).collect();
+    assert_eq!(positions.len(), acked.len());
+
+    let map = migrator.placement().load().await.unwrap();
+    assert_eq!(map.server_of(SCHOOL), Some(1));
+    let last = migrator.placement().changes().await.unwrap().pop().unwrap();
+    assert_eq!((last.school, last.from_server, last.to_server, last.reason.as_str()), (SCHOOL, Some(0), 1, "migrate"));
+    assert!(migrator.unfinished().await.unwrap().is_empty());
+    // The source's head stays fenced: a writer routing by an old map cannot commit there.
+    let stale = Transactor::start_school(source.clone(), SCHOOL, TransactorConfig { lease_wait: Duration::ZERO, ..config })
+        .await
+        .map(|_| ());
+    assert!(matches!(stale, Err(Error::OwnershipLost { .. })), "{stale:?}");
+}
+
+/// Runs a migration to the fence, lets `corrupt` change the copy, and expects the checks to
+/// catch it: the migration aborted, the source authoritative and writable, the copy gone.
+async fn corrupted(corrupt: &str, failing: &str) {
+    let (migrator, source, target_pool) = two_servers().await;
+    history(&source, 100).await;
+    let mut migration = migrator.start(SCHOOL, 1).await.unwrap();
+    while migration.step() < Step::Fenced {
+        migration.advance().await.unwrap();
+    }
+    sqlx::query(corrupt).execute(&target_pool).await.unwrap();
+    let caught = migration.advance().await.unwrap_err();
+    match &caught {
+        Error::Mismatch { school: SCHOOL, to: 1, failed } => assert!(failed.contains(failing), "{caught}"),
+        other => panic!("expected a mismatch in {failing}, got {other}"),
+    }
+    assert_eq!(migration.step(), Step::Aborted);
+    let failed: Vec<&str> = migration.report().checks.iter().filter(|c| !c.passed()).map(|c| c.name).collect();
+    assert!(failed.contains(&failing), "{failed:?}");
+
+    assert_eq!(migrator.placement().load().await.unwrap().server_of(SCHOOL), Some(0));
+    assert_eq!(count(&target_pool).await, 0);
+    assert_eq!(count(source.pool()).await, 1000);
+    assert!(migrator.unfinished().await.unwrap().is_empty());
+    // The source takes writes again at once.
+    let config = TransactorConfig { commit_lanes: 0, lease_wait: Duration::ZERO, ..Default::default() };
+    let writer = Transactor::start_school(source.clone(), SCHOOL, config).await.unwrap();
+    let (stream, events) = student(1);
+    writer.append(Append { school: SCHOOL, stream, expected_version: 0, events }).await.unwrap();
+    writer.stop().await;
+    assert_eq!(count(source.pool()).await, 1002);
+}
+
+#[tokio::test]
+async fn a_changed_payload_in_the_copy_is_caught_by_the_read_model_digest() {
+    corrupted(
+        "UPDATE events SET payload = jsonb_set(payload, '{name}', '\"M\"') \
+         WHERE school = 1 AND position = (SELECT min(position) FROM events WHERE school = 1)",
+        "read-model digest",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_lost_row_in_the_copy_is_caught() {
+    corrupted(
+        // Not the last row: the copy under the fence would copy that one again.
+        "DELETE FROM events WHERE school = 1 AND position = 500",
+        "events and last position",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_stray_stream_in_the_copy_is_caught_by_the_registry_check() {
+    // (A missing one the copy under the fence would register again.)
+    corrupted(
+        "INSERT INTO streams (stream, school) VALUES (gen_random_uuid(), 1)",
+        "stream registry",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_school_cannot_be_moved_twice_at_once_nor_where_it_is() {
+    let (migrator, _source, _) = two_servers().await;
+    let err = migrator.start(SCHOOL, 0).await.unwrap_err();
+    assert!(err.to_string().contains("on server 0 already"), "{err}");
+    let err = migrator.start(SCHOOL, 5).await.unwrap_err();
+    assert!(err.to_string().contains("there is no server 5"), "{err}");
+    let _first = migrator.start(SCHOOL, 1).await.unwrap();
+    let err = migrator.start(SCHOOL, 1).await.unwrap_err();
+    assert!(err.to_string().contains("unfinished migration"), "{err}");
+    let err = migrator.start(0, 1).await.unwrap_err();
+    assert!(err.to_string().contains("course material"), "{err}");
+}
