@@ -203,7 +203,6 @@ pub enum DbCommand {
 
 /// `stroom migrate`.
 #[derive(Debug, clap::Args)]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct MigrateArgs {
     /// What to move.
     #[command(subcommand)]

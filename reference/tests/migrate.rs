@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 use stroom_cluster::testing::TestDatabase;
-use stroom_reference::domain::{DomainEvent, QuestionAssigned, StudentCreated};
+use stroom_reference::domain::example_student;
 use stroom_reference::migrate::{Migrator, Step, CHECKS};
 use stroom_reference::{Append, Error, NewEvent, PayloadType, Schema, Store, StoredEvent, Transactor, TransactorConfig};
 use uuid::Uuid;
@@ -30,36 +30,8 @@ async fn two_servers() -> (Migrator, Store, PgPool) {
     (migrator, store, b)
 }
 
-/// A student's stream: created, then `n` questions assigned, as real domain events so the
-/// read-model check has something to fold.
-fn student(n: u32) -> (Uuid, Vec<NewEvent>) {
-    let s = Uuid::new_v4();
-    let mut events = vec![new(DomainEvent::StudentCreated(StudentCreated {
-        student: s,
-        name: "N".into(),
-        year: 2,
-        level: "vwo".into(),
-    }))];
-    for i in 0..n {
-        events.push(new(DomainEvent::QuestionAssigned(QuestionAssigned {
-            student: s,
-            section: Uuid::from_u128(7),
-            question: Uuid::from_u128(u128::from(i)),
-            index: i,
-            client: stroom_reference::domain::Client { app: "web".into(), version: "1".into() },
-        })));
-    }
-    (s, events)
-}
-
-fn new(event: DomainEvent) -> NewEvent {
-    NewEvent {
-        id: Uuid::new_v4(),
-        event_type: event.event_type().into(),
-        recorded_at_us: 1_700_000_000_000_000,
-        payload: event.encode(),
-        metadata: "{}".into(),
-    }
+fn student(questions: u32) -> (Uuid, Vec<NewEvent>) {
+    example_student(questions)
 }
 
 /// `students` students' histories, bulk loaded into school 1.
