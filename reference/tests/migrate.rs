@@ -12,7 +12,9 @@ use sqlx::PgPool;
 use stroom_cluster::testing::TestDatabase;
 use stroom_reference::domain::example_student;
 use stroom_reference::migrate::{Migrator, Step, CHECKS};
-use stroom_reference::{Append, Error, NewEvent, PayloadType, Schema, Store, StoredEvent, Transactor, TransactorConfig};
+use stroom_reference::{
+    Append, Error, NewEvent, PayloadType, Schema, Store, StoredEvent, Transactor, TransactorConfig,
+};
 use uuid::Uuid;
 
 const SCHOOL: i32 = 1;
@@ -122,9 +124,10 @@ async fn a_school_moves_with_its_writer_running_and_nothing_acknowledged_is_lost
     assert_eq!((last.school, last.from_server, last.to_server, last.reason.as_str()), (SCHOOL, Some(0), 1, "migrate"));
     assert!(migrator.unfinished().await.unwrap().is_empty());
     // The source's head stays fenced: a writer routing by an old map cannot commit there.
-    let stale = Transactor::start_school(source.clone(), SCHOOL, TransactorConfig { lease_wait: Duration::ZERO, ..config })
-        .await
-        .map(|_| ());
+    let stale =
+        Transactor::start_school(source.clone(), SCHOOL, TransactorConfig { lease_wait: Duration::ZERO, ..config })
+            .await
+            .map(|_| ());
     assert!(matches!(stale, Err(Error::OwnershipLost { .. })), "{stale:?}");
 }
 
@@ -183,11 +186,7 @@ async fn a_lost_row_in_the_copy_is_caught() {
 #[tokio::test]
 async fn a_stray_stream_in_the_copy_is_caught_by_the_registry_check() {
     // (A missing one the copy under the fence would register again.)
-    corrupted(
-        "INSERT INTO streams (stream, school) VALUES (gen_random_uuid(), 1)",
-        "stream registry",
-    )
-    .await;
+    corrupted("INSERT INTO streams (stream, school) VALUES (gen_random_uuid(), 1)", "stream registry").await;
 }
 
 #[tokio::test]
@@ -202,4 +201,60 @@ async fn a_school_cannot_be_moved_twice_at_once_nor_where_it_is() {
     assert!(err.to_string().contains("unfinished migration"), "{err}");
     let err = migrator.start(0, 1).await.unwrap_err();
     assert!(err.to_string().contains("course material"), "{err}");
+}
+
+#[tokio::test]
+async fn routed_writers_append_where_the_map_says_and_follow_a_move() {
+    let (migrator, source, target_pool) = two_servers().await;
+    let schema = source.schema();
+    let target = Store::install(target_pool.clone(), schema).await.unwrap();
+    target.add_schools(&[2]).await.unwrap();
+    history(&source, 200).await;
+    let routed = stroom_reference::append::Routed::start(
+        vec![source.clone(), target.clone()],
+        migrator.placement().clone(),
+        TransactorConfig::default(),
+        true,
+    )
+    .await
+    .unwrap();
+
+    // Both schools append while school 1 moves to server 1.
+    let appending = {
+        let routed = routed.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_millis(1500) {
+                for school in [SCHOOL, 2] {
+                    let (stream, events) = student(1);
+                    routed.append(Append { school, stream, expected_version: 0, events }).await.unwrap();
+                }
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let report = migrator.start(SCHOOL, 1).await.unwrap().finish().await.unwrap();
+    appending.await.unwrap();
+    let stats = routed.stats();
+    routed.stop().await;
+
+    assert!(report.checks.iter().all(|c| c.passed()));
+    // School 2 was only ever on server 1; school 1 is there now; server 0 holds neither.
+    let on = |pool: &PgPool, school: i32| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events WHERE school = $1")
+                .bind(school)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!((on(source.pool(), SCHOOL).await, on(source.pool(), 2).await), (0, 0));
+    let acked_2 = stats.acked.iter().filter(|(s, _)| *s == 2).count() as i64;
+    assert_eq!(on(&target_pool, 2).await, acked_2);
+    let acked_1: Vec<Uuid> = stats.acked.iter().filter(|(s, _)| *s == SCHOOL).map(|(_, id)| *id).collect();
+    assert_eq!(target.positions_of(Some(SCHOOL), &acked_1).await.unwrap().len(), acked_1.len());
+    assert_eq!(on(&target_pool, SCHOOL).await, 2000 + acked_1.len() as i64);
+    assert!(stats.waits.iter().all(|(s, _)| *s == SCHOOL), "only the moved school waits: {:?}", stats.waits);
 }

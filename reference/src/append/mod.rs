@@ -13,6 +13,7 @@ mod lanes;
 pub mod message_db;
 mod outcome;
 mod rill;
+mod routed;
 mod rows;
 mod single;
 mod transactor;
@@ -24,6 +25,7 @@ use uuid::Uuid;
 
 pub(crate) use input::check_input;
 pub use lanes::Lanes;
+pub use routed::{Routed, RoutedStats};
 pub use rows::RowWriter;
 pub use transactor::{default_commit_lanes, Transactor, TransactorConfig};
 
@@ -121,6 +123,9 @@ pub enum Appender {
     PerSchool(Arc<HashMap<School, Transactor>>),
     /// See [`Strategy::MessageDb`]; made from a [`message_db::MessageDb`], not by [`Self::start`].
     MessageDb(message_db::MessageDb),
+    /// Per-school writers on several servers, routed by the placement map; made by
+    /// [`Routed::start`], not by [`Self::start`].
+    Routed(Routed),
 }
 
 impl Appender {
@@ -176,6 +181,7 @@ impl Appender {
             Self::Rill(store) => rill::append(store, append).await,
             Self::Single(store) => single::append(store, append).await,
             Self::MessageDb(m) => m.append(append).await,
+            Self::Routed(r) => r.append(append).await,
             Self::Batched(t) => t.append(append).await,
             Self::PerSchool(map) => match map.get(&append.school) {
                 Some(t) => t.append(append).await,
@@ -199,6 +205,7 @@ impl Appender {
                     }
                 }
             }
+            Self::Routed(r) => r.stop().await,
             Self::Rill(_) | Self::Single(_) | Self::MessageDb(_) => {}
         }
     }

@@ -10,7 +10,8 @@ use crate::event::NewEvent;
 /// (the student's id) and its events, version 1 first.
 pub fn example_student(questions: u32) -> (Uuid, Vec<NewEvent>) {
     let student = Uuid::new_v4();
-    let created = DomainEvent::StudentCreated(StudentCreated { student, name: "N".into(), year: 2, level: "vwo".into() });
+    let created =
+        DomainEvent::StudentCreated(StudentCreated { student, name: "N".into(), year: 2, level: "vwo".into() });
     let assigned = (0..questions).map(|i| {
         DomainEvent::QuestionAssigned(QuestionAssigned {
             student,

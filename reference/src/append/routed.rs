@@ -1,0 +1,171 @@
+//! Per-school writers across several servers, routed by the placement map.
+//!
+//! Each server has its own commit lanes; each school's transactor is started on the server
+//! the map names, when the school first appends there. When a move fences a school, its
+//! writer's commits are refused ([`Error::OwnershipLost`]); the append then reads the map
+//! again every few milliseconds and retries, on the new server once the switch is recorded
+//! and the target's head handed over, on the old one if the move was aborted. The append is
+//! acknowledged only once it committed somewhere, so a move costs its school a pause, never
+//! an event. How long each refused append waited is kept for the figures.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use super::lanes::Lanes;
+use super::{Append, Appended, Transactor, TransactorConfig};
+use crate::error::{Error, Result};
+use crate::event::School;
+use crate::placement::{Placement, PlacementMap, Server};
+use crate::store::Store;
+
+/// How often a refused append reads the map again.
+const RETRY: Duration = Duration::from_millis(5);
+
+/// What the routed writers saw of moves.
+#[derive(Debug, Clone, Default)]
+pub struct RoutedStats {
+    /// For each append a fence refused: its school and how long from the first refusal to
+    /// its acknowledgement.
+    pub waits: Vec<(School, Duration)>,
+    /// Every acknowledged event, with its school (kept only when asked for, to check that
+    /// none is lost).
+    pub acked: Vec<(School, Uuid)>,
+}
+
+/// The routed writers; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Routed(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    servers: Vec<(Store, Lanes)>,
+    config: TransactorConfig,
+    placement: Placement,
+    map: Mutex<(PlacementMap, Instant)>,
+    writers: tokio::sync::Mutex<HashMap<(Server, School), Arc<Transactor>>>,
+    stats: Mutex<RoutedStats>,
+    keep_acked: bool,
+    /// How long a refused append keeps trying before it fails.
+    give_up: Duration,
+}
+
+impl Routed {
+    /// Routed writers over `servers` (server i at index i, each a partitioned store), routing
+    /// by `placement`. With `keep_acked`, every acknowledged event id is kept in the stats.
+    pub async fn start(
+        servers: Vec<Store>,
+        placement: Placement,
+        config: TransactorConfig,
+        keep_acked: bool,
+    ) -> Result<Self> {
+        let map = placement.load().await?;
+        let lanes = config.commit_lanes.max(1);
+        let servers = servers
+            .into_iter()
+            .map(|store| {
+                let l = Lanes::start(
+                    &store,
+                    config.lane_writer,
+                    lanes,
+                    config.max_batch_events * 4,
+                    (config.lease.as_secs_f64(), config.timeout, config.injected_slowdown),
+                );
+                (store, l)
+            })
+            .collect();
+        // A transactor that meets a fence fails at once; the routing retries, not the lease wait.
+        let give_up = config.lease_wait.max(Duration::from_secs(30));
+        let config = TransactorConfig { lease_wait: Duration::ZERO, ..config };
+        Ok(Self(Arc::new(Inner {
+            servers,
+            config,
+            placement,
+            map: Mutex::new((map, Instant::now())),
+            writers: tokio::sync::Mutex::default(),
+            stats: Mutex::default(),
+            keep_acked,
+            give_up,
+        })))
+    }
+
+    /// Appends through the writer of the school's server; see the module's documentation.
+    pub async fn append(&self, append: Append) -> Result<Appended> {
+        let school = append.school;
+        let ids: Vec<Uuid> = if self.0.keep_acked { append.events.iter().map(|e| e.id).collect() } else { Vec::new() };
+        let mut refused: Option<Instant> = None;
+        loop {
+            let server = self.server_of(school, refused.is_some()).await?;
+            let outcome = match self.writer(server, school).await {
+                Ok(w) => w.append(append.clone()).await,
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(done) => {
+                    let mut stats = self.0.stats.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Some(at) = refused {
+                        stats.waits.push((school, at.elapsed()));
+                    }
+                    stats.acked.extend(ids.into_iter().map(|id| (school, id)));
+                    return Ok(done);
+                }
+                Err(Error::OwnershipLost { .. }) => {
+                    let at = *refused.get_or_insert_with(Instant::now);
+                    if at.elapsed() > self.0.give_up {
+                        return Err(Error::OwnershipLost { school });
+                    }
+                    // A writer whose lease is gone holds nothing; the next try starts afresh.
+                    self.0.writers.lock().await.remove(&(server, school));
+                    tokio::time::sleep(RETRY).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// What the writers saw so far.
+    pub fn stats(&self) -> RoutedStats {
+        self.0.stats.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Stops every writer and releases their leases.
+    pub async fn stop(self) {
+        let writers: Vec<_> = self.0.writers.lock().await.drain().map(|(_, w)| w).collect();
+        for w in writers {
+            if let Ok(w) = Arc::try_unwrap(w) {
+                w.stop().await;
+            }
+        }
+    }
+
+    /// The school's server; after a refusal, from the map as it is now (read at most every
+    /// [`RETRY`]).
+    async fn server_of(&self, school: School, fresh: bool) -> Result<Server> {
+        let stale = {
+            let map = self.0.map.lock().unwrap_or_else(|p| p.into_inner());
+            fresh && map.1.elapsed() >= RETRY
+        };
+        if stale {
+            let now = self.0.placement.load().await?;
+            *self.0.map.lock().unwrap_or_else(|p| p.into_inner()) = (now, Instant::now());
+        }
+        let map = self.0.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.0.server_of(school).ok_or(Error::UnknownSchool { school })
+    }
+
+    async fn writer(&self, server: Server, school: School) -> Result<Arc<Transactor>> {
+        let mut writers = self.0.writers.lock().await;
+        if let Some(w) = writers.get(&(server, school)) {
+            return Ok(w.clone());
+        }
+        let (store, lanes) = self.0.servers.get(server as usize).ok_or_else(|| Error::Placement {
+            reason: format!("school {school} is placed on server {server}, which this writer was not given"),
+        })?;
+        let w =
+            Arc::new(Transactor::start_school_in(store.clone(), school, self.0.config.clone(), lanes.clone()).await?);
+        writers.insert((server, school), w.clone());
+        Ok(w)
+    }
+}
