@@ -258,3 +258,45 @@ async fn routed_writers_append_where_the_map_says_and_follow_a_move() {
     assert_eq!(on(&target_pool, SCHOOL).await, 2000 + acked_1.len() as i64);
     assert!(stats.waits.iter().all(|(s, _)| *s == SCHOOL), "only the moved school waits: {:?}", stats.waits);
 }
+
+#[tokio::test]
+async fn a_single_log_is_rewritten_into_the_partitioned_layout_and_every_school_checks_equal() {
+    let (a, b) = (TestDatabase::create().await.pool().await, TestDatabase::create().await.pool().await);
+    let single = Store::install(a, Schema::new(stroom_reference::Layout::SingleLog, PayloadType::Jsonb)).await.unwrap();
+    single.add_schools(&[0, 1, 2, 3]).await.unwrap();
+    // Bulk-loaded rows, then appended ones (whose per-school position the single log leaves empty),
+    // interleaved across schools in global order.
+    let mut rows = Vec::new();
+    for i in 0..60 {
+        let (stream, events) = student(4);
+        rows.extend(events.iter().enumerate().map(|(v, e)| StoredEvent::new(i % 4, stream, v as i64 + 1, e)));
+    }
+    single.bulk_load(&rows).await.unwrap();
+    let log = Transactor::start_log(single.clone(), TransactorConfig::default()).await.unwrap();
+    for i in 0..20 {
+        let (stream, events) = student(2);
+        log.append(Append { school: i % 3 + 1, stream, expected_version: 0, events }).await.unwrap();
+    }
+    log.stop().await;
+
+    let target =
+        Store::install(b, Schema::new(stroom_reference::Layout::Partitioned, PayloadType::Jsonb)).await.unwrap();
+    let mut heard = Vec::new();
+    let done = stroom_reference::migrate::transform(&single, &target, |i, n| heard.push((i, n))).await.unwrap();
+    assert_eq!(done.rows, 60 * 5 + 20 * 3);
+    assert_eq!(done.mismatches(), 0, "{:?}", done.checks);
+    assert_eq!(done.checks.len(), 4);
+    assert_eq!(heard.last(), Some(&(4, 4)));
+    assert_eq!(target.count().await.unwrap(), single.count().await.unwrap());
+    // Positions are gapless per school, in the single log's global order.
+    let gaps: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT school, count(*) AS n, max(position) AS top FROM events GROUP BY school) s WHERE n <> top",
+    )
+    .fetch_one(target.pool())
+    .await
+    .unwrap();
+    assert_eq!(gaps, 0);
+    // The other way round is refused.
+    let err = stroom_reference::migrate::transform(&target, &single, |_, _| ()).await.unwrap_err();
+    assert!(err.to_string().contains("from a single log to the partitioned layout"), "{err}");
+}

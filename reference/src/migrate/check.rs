@@ -1,6 +1,7 @@
 //! The consistency checks run before a switch, each computed on both sides and compared:
 //! events and last position, last version per stream, event ids in order, the stream
-//! registry, and the school's read model folded from each side's rows.
+//! registry, and the school's read model folded from each side's rows. A single log's rows
+//! are numbered in global order, as a transforming migration numbers them.
 
 use crate::error::Result;
 use crate::event::School;
@@ -36,17 +37,19 @@ pub async fn run(source: &Store, target: &Store, school: School) -> Result<Vec<C
 pub const NAMES: [&str; 5] =
     ["events and last position", "last version per stream", "event ids", "stream registry", "read-model digest"];
 
+/// `{rows}` is the school's rows numbered as the partitioned layout numbers them.
 const AGGREGATES: &str = "
     SELECT
-      (SELECT count(*) || ' events, last position ' || coalesce(max(position), 0) FROM events WHERE school = $1),
+      (SELECT count(*) || ' events, last position ' || coalesce(max(position), 0) FROM {rows} WHERE school = $1),
       (SELECT count(*) || ' streams, md5 ' || md5(coalesce(string_agg(stream::text || ':' || v, ',' ORDER BY stream), ''))
-         FROM (SELECT stream, max(version) AS v FROM events WHERE school = $1 GROUP BY stream) s),
-      (SELECT md5(coalesce(string_agg(id::text, ',' ORDER BY position), '')) FROM events WHERE school = $1),
+         FROM (SELECT stream, max(version) AS v FROM {rows} WHERE school = $1 GROUP BY stream) s),
+      (SELECT md5(coalesce(string_agg(id::text, ',' ORDER BY position), '')) FROM {rows} WHERE school = $1),
       (SELECT count(*) || ' streams, md5 ' || md5(coalesce(string_agg(stream::text, ',' ORDER BY stream), ''))
          FROM streams WHERE school = $1)";
 
 async fn measure(store: &Store, school: School) -> Result<Vec<String>> {
-    let (a, b, c, d): (String, String, String, String) = sqlx::query_as(AGGREGATES)
+    let sql = AGGREGATES.replace("{rows}", &super::copy::numbered_rows(store, "$1"));
+    let (a, b, c, d): (String, String, String, String) = sqlx::query_as(&sql)
         .bind(school)
         .fetch_one(store.pool())
         .await

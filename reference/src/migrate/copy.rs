@@ -30,8 +30,22 @@ pub async fn last_position(store: &Store, school: School) -> Result<i64> {
         .map_err(Error::db("reading a school's last position"))
 }
 
+/// The school's rows as the partitioned layout numbers them: in a single log (the 2017 layout)
+/// positions are the school's rows counted in global order; bound to `$1` or inlined.
+pub(super) fn numbered_rows(store: &Store, school: &str) -> String {
+    if store.schema().layout.single_table() {
+        format!(
+            "(SELECT school, row_number() OVER (ORDER BY global_position) AS position, id, stream, version, \
+             event_type, recorded_at, payload, metadata FROM events WHERE school = {school}) AS events"
+        )
+    } else {
+        "events".to_string()
+    }
+}
+
 /// Copies the rows of `school` that `target` lacks, with the streams they register, and sets
-/// the target's head to the last position copied. Both stores are in the partitioned layout.
+/// the target's head to the last position copied. The target is partitioned; the source is
+/// too, or a single log whose rows are numbered on the way (a transforming migration).
 pub async fn copy_round(source: &Store, target: &Store, school: School) -> Result<Copied> {
     if source.schema().payload != target.schema().payload {
         return Err(Error::Migration {
@@ -50,8 +64,9 @@ pub async fn copy_round(source: &Store, target: &Store, school: School) -> Resul
         .await
         .map_err(Error::db("starting COPY into the target"))?;
     let select = format!(
-        "COPY (SELECT {COLUMNS} FROM events WHERE school = {school} AND position > {after} ORDER BY position) \
-         TO STDOUT (FORMAT binary)"
+        "COPY (SELECT {COLUMNS} FROM {} WHERE school = {school} AND position > {after} ORDER BY position) \
+         TO STDOUT (FORMAT binary)",
+        numbered_rows(source, &school.to_string())
     );
     {
         let mut rows = out.copy_out_raw(&select).await.map_err(Error::db("starting COPY out of the source"))?;

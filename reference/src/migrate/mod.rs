@@ -25,6 +25,7 @@ mod check;
 mod copy;
 mod fence;
 mod journal;
+mod transform;
 
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,7 @@ use sqlx::PgPool;
 pub use check::{Check, NAMES as CHECKS};
 pub use copy::{copy_round, last_position, Copied};
 pub use journal::{Entry, Journal};
+pub use transform::{transform, Transformed};
 
 use crate::error::{Error, Result};
 use crate::event::{School, GLOBAL_SCHOOL};
