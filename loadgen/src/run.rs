@@ -134,6 +134,14 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
         phase::replay::run(scenario, plan, &history, days, server, &mut result.figures, &mut result.notes).await?;
     }
     history.pool().close().await;
+    if let (Some(plan), Some(servers)) = (&scenario.migrate, &scenario.servers) {
+        let windows =
+            phase::migrate::run(db.url(), db.profile(), scenario, (plan, servers), &mut result.figures).await?;
+        for (label, recorded) in &windows {
+            result.series.insert(format!("latency.{label}"), recorded.spectrum());
+            over_time::insert(&mut result.series, label, recorded, None);
+        }
+    }
     // Last: it kills and restarts the server.
     if let Some(plan) = &scenario.faults {
         phase::faults::run(db.cluster(), db.url(), scenario, plan, &mut result.figures, &mut result.notes).await?;

@@ -8,6 +8,7 @@ pub(crate) mod cpu_reference;
 pub mod faults;
 pub mod feed;
 pub mod live;
+pub mod migrate;
 mod open_loop;
 mod peer;
 mod pgbench;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use stroom_cluster::Profile;
 use stroom_reference::read_model::Handlers;
-use stroom_reference::{Layout, PayloadType, Schema};
+use stroom_reference::{Layout, PayloadType, Schema, Strategy};
 use toml::Spanned;
 
 use crate::analysis::threshold::Threshold;
@@ -17,6 +17,7 @@ mod append;
 mod faults;
 mod inject;
 mod live;
+mod migrate;
 mod soak;
 
 use append::{append_plan, RawAppend};
@@ -27,6 +28,8 @@ pub use inject::Inject;
 use inject::{inject, RawInject};
 pub use live::LivePlan;
 use live::{live_plan, RawLive};
+use migrate::{migrate_plan, servers, RawMigrate, RawServers};
+pub use migrate::{MigratePlan, Servers};
 use soak::{soak_plan, RawSoak};
 pub use soak::{SoakPlan, SoakRate};
 
@@ -71,6 +74,10 @@ pub struct Scenario {
     pub soak: Option<SoakPlan>,
     /// The replay phase.
     pub replay: Option<ReplayPlan>,
+    /// The servers schools are placed across (the migrate phase).
+    pub servers: Option<Servers>,
+    /// The migrate phase.
+    pub migrate: Option<MigratePlan>,
     /// Pass/fail checks over the figures.
     pub thresholds: Vec<Threshold>,
     /// Service-level objective for p99 acknowledgement latency, used by the capacity plan.
@@ -168,6 +175,8 @@ struct Raw {
     soak: Option<RawSoak>,
     replay: Option<RawReplay>,
     faults: Option<RawFaults>,
+    servers: Option<RawServers>,
+    migrate: Option<RawMigrate>,
     #[serde(default)]
     thresholds: Vec<Spanned<String>>,
     #[serde(default)]
@@ -408,6 +417,25 @@ impl Scenario {
             None => None,
             Some(f) => Some(faults_plan(&p, f)?),
         };
+        let servers = match &raw.servers {
+            None => None,
+            Some(s) => Some(servers(&p, s)?),
+        };
+        let migrate = match &raw.migrate {
+            None => None,
+            Some(m) => Some(migrate_plan(&p, m, servers.as_ref())?),
+        };
+        let searched = append
+            .as_ref()
+            .and_then(|a| a.slo_search.as_ref())
+            .is_some_and(|s| s.strategies.contains(&Strategy::PerSchool));
+        if migrate.as_ref().is_some_and(|m| m.rate.is_none()) && !searched {
+            return Err(p.at(
+                None,
+                "migrate.rate",
+                "give a rate, or search the per-school SLO rate in the same run ([append.slo_search]) for slo_share to take a share of",
+            ));
+        }
 
         let thresholds = raw
             .thresholds
@@ -442,6 +470,8 @@ impl Scenario {
             soak,
             replay,
             faults,
+            servers,
+            migrate,
             thresholds,
             slo_p99_ms,
             inject,

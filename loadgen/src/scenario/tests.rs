@@ -170,3 +170,17 @@ fn every_shipped_scenario_parses() {
     }
     assert!(parsed.len() >= 9, "{parsed:?}");
 }
+
+#[test]
+fn moving_schools_needs_servers_and_a_rate() {
+    let with = |extra: &str| format!("{GOOD}{extra}");
+    let e = err(&with("[migrate]\nrate = 100\nmoves = 3\n"));
+    assert!(e.contains("migrate: moving schools needs [servers] with count = 2 or more"), "{e}");
+    let e = err(&with("[servers]\ncount = 2\n[migrate]\nmoves = 3\n"));
+    assert!(e.contains("migrate.rate: give a rate, or search the per-school SLO rate"), "{e}");
+    let e = err(&with("[servers]\ncount = 2\nurls = [\"postgres://a\"]\n[migrate]\nrate = 100\n"));
+    assert!(e.contains("servers.count: 2 servers, but 1 URLs"), "{e}");
+    let s = Scenario::parse(Path::new("s.toml"), &with("[servers]\ncount = 2\n[migrate]\nrate = 100\n")).unwrap();
+    let m = s.migrate.unwrap();
+    assert_eq!((m.moves, m.slo_share, m.transform, s.servers.unwrap().count), (25, 0.5, true, 2));
+}
