@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use super::lanes::Lanes;
@@ -45,7 +46,9 @@ struct Inner {
     config: TransactorConfig,
     placement: Placement,
     map: Mutex<(PlacementMap, Instant)>,
-    writers: tokio::sync::Mutex<HashMap<(Server, School), Arc<Transactor>>>,
+    /// Each school's writer per server, started by the first append that needs it; the map's
+    /// lock is held only to find the cell, never across a round trip.
+    writers: Mutex<HashMap<(Server, School), Arc<OnceCell<Arc<Transactor>>>>>,
     stats: Mutex<RoutedStats>,
     keep_acked: bool,
     /// How long a refused append keeps trying before it fails.
@@ -84,7 +87,7 @@ impl Routed {
             config,
             placement,
             map: Mutex::new((map, Instant::now())),
-            writers: tokio::sync::Mutex::default(),
+            writers: Mutex::default(),
             stats: Mutex::default(),
             keep_acked,
             give_up,
@@ -117,7 +120,7 @@ impl Routed {
                         return Err(Error::OwnershipLost { school });
                     }
                     // A writer whose lease is gone holds nothing; the next try starts afresh.
-                    self.0.writers.lock().await.remove(&(server, school));
+                    self.0.writers.lock().unwrap_or_else(|p| p.into_inner()).remove(&(server, school));
                     tokio::time::sleep(RETRY).await;
                 }
                 Err(e) => return Err(e),
@@ -132,9 +135,10 @@ impl Routed {
 
     /// Stops every writer and releases their leases.
     pub async fn stop(self) {
-        let writers: Vec<_> = self.0.writers.lock().await.drain().map(|(_, w)| w).collect();
-        for w in writers {
-            if let Ok(w) = Arc::try_unwrap(w) {
+        let cells: Vec<_> = self.0.writers.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, w)| w).collect();
+        for cell in cells {
+            let writer = Arc::try_unwrap(cell).ok().and_then(OnceCell::into_inner);
+            if let Some(Ok(w)) = writer.map(Arc::try_unwrap) {
                 w.stop().await;
             }
         }
@@ -156,16 +160,19 @@ impl Routed {
     }
 
     async fn writer(&self, server: Server, school: School) -> Result<Arc<Transactor>> {
-        let mut writers = self.0.writers.lock().await;
-        if let Some(w) = writers.get(&(server, school)) {
-            return Ok(w.clone());
-        }
-        let (store, lanes) = self.0.servers.get(server as usize).ok_or_else(|| Error::Placement {
-            reason: format!("school {school} is placed on server {server}, which this writer was not given"),
-        })?;
-        let w =
-            Arc::new(Transactor::start_school_in(store.clone(), school, self.0.config.clone(), lanes.clone()).await?);
-        writers.insert((server, school), w.clone());
-        Ok(w)
+        let cell =
+            self.0.writers.lock().unwrap_or_else(|p| p.into_inner()).entry((server, school)).or_default().clone();
+        let writer = cell
+            .get_or_try_init(|| async {
+                let (store, lanes) = self.0.servers.get(server as usize).ok_or_else(|| Error::Placement {
+                    reason: format!("school {school} is placed on server {server}, which this writer was not given"),
+                })?;
+                let config = self.0.config.clone();
+                Ok::<_, Error>(Arc::new(
+                    Transactor::start_school_in(store.clone(), school, config, lanes.clone()).await?,
+                ))
+            })
+            .await?;
+        Ok(writer.clone())
     }
 }

@@ -11,6 +11,8 @@
 //!   acknowledgement on the target. A move that no append met contributes the fence as the
 //!   journal timed it (source head taken → switch recorded), the least a writer arriving then
 //!   would have waited;
+//! - `during_moves.p99_ms`: every school's appends due in the seconds a move ran, against
+//!   `quiet.p99_ms`; `*.checkpoints` and `*.autovacuums` say what else the servers did;
 //! - `fence_held_p99_ms`: the fence by the journal's clock alone (source head taken → switch);
 //! - `lost`: acknowledged events not on the server the final map names for their school;
 //! - `mismatches`: moves whose consistency checks failed (each aborted, nothing switched);
@@ -41,6 +43,7 @@ use crate::error::{Error, Result};
 use crate::figures::{Figure, Figures};
 use crate::load::bulk_load;
 use crate::measure::latency::Recorded;
+use crate::measure::ActivityWatch;
 use crate::namespace::fresh_store;
 use crate::progress::note;
 use crate::scenario::{Arrival, Arrivals, MigratePlan, Scenario, Servers};
@@ -114,8 +117,10 @@ pub async fn run(
 
     note(format_args!("migrate: quiet window, {:.0} s at {rate:.0} events/s, nothing moving", plan.quiet_s));
     let failures = Failures::default();
-    let quiet =
+    let watches = Watches::start(&stores);
+    let mut quiet =
         open_loop(&appender, &mut feed, schedule(1), plan.users, (plan.warmup_s, plan.quiet_s), &failures, None).await;
+    watches.stop(&mut quiet.recorded, "migrate.quiet", figures).await;
     record_open(figures, "migrate.quiet", &quiet.recorded, quiet.saturated, quiet.host);
     runs.push(("migrate quiet".to_string(), quiet.recorded));
 
@@ -125,14 +130,22 @@ pub async fn run(
     note(format_args!("migrate: moving {} schools one by one during a {:.0} s window", chosen.len(), plan.window_s));
     let window_ends = Instant::now() + Duration::from_secs_f64(plan.warmup_s + plan.window_s);
     let timing = (Duration::from_secs_f64(plan.warmup_s), Duration::from_secs_f64(plan.pause_s), window_ends);
-    let (moving, moved) = tokio::join!(
+    let watches = Watches::start(&stores);
+    let (mut moving, moved) = tokio::join!(
         open_loop(&appender, &mut feed, schedule(2), plan.users, (plan.warmup_s, plan.window_s), &failures, None),
         moves::run(&migrator, chosen, n, timing)
     );
     failures.report("migrate");
+    watches.stop(&mut moving.recorded, "migrate.moving", figures).await;
+    let moved = moved?;
+    for m in &moved.moved {
+        moving.recorded.mark("move", m.span.0);
+    }
+    let during = during(&moving.recorded, &moved.moved);
+    figures.insert("migrate.during_moves.p99_ms".into(), one("ms", during.value_at_quantile(0.99) as f64 / 1000.0));
+    figures.insert("migrate.during_moves.appends".into(), one("count", during.len() as f64));
     record_open(figures, "migrate.moving", &moving.recorded, moving.saturated, moving.host);
     runs.push(("migrate moving".to_string(), moving.recorded));
-    let moved = moved?;
     drop(feed);
     let stats = routed.stats();
     appender.stop().await;
@@ -195,6 +208,50 @@ pub async fn run(
         store.pool().close().await;
     }
     Ok(runs)
+}
+
+/// The appends due in the seconds a move ran (and the second after, when its refused appends
+/// were answered), every school's: the moved school's refused appends are few among them.
+fn during(r: &Recorded, moved: &[moves::Moved]) -> hdrhistogram::Histogram<u64> {
+    let mut h = crate::measure::latency::histogram();
+    let second = |at: Instant| at.checked_duration_since(r.started).map(|d| d.as_secs() as usize);
+    let mut seconds = std::collections::BTreeSet::new();
+    for m in moved {
+        if let (Some(from), Some(to)) = (second(m.span.0), second(m.span.1)) {
+            seconds.extend(from..=to + 1);
+        }
+    }
+    for s in seconds {
+        if let Some(interval) = r.intervals.get(s) {
+            let _ = h.add(interval);
+        }
+    }
+    h
+}
+
+/// Checkpoints and autovacuum runs on every server during a window, marked on its seconds.
+struct Watches(Vec<(ActivityWatch, Instant)>);
+
+impl Watches {
+    fn start(stores: &[stroom_reference::Store]) -> Self {
+        Self(stores.iter().map(|s| (ActivityWatch::start(s.pool().clone()), Instant::now())).collect())
+    }
+
+    async fn stop(self, recorded: &mut Recorded, prefix: &str, figures: &mut Figures) {
+        let (mut checkpoints, mut autovacuums) = (0, 0);
+        for (server, (watch, from)) in self.0.into_iter().enumerate() {
+            let activity = watch.stop().await;
+            checkpoints += activity.checkpoints_at.len();
+            autovacuums += activity.autovacuums_at.len();
+            let seen = activity.checkpoints_at.iter().map(|t| ("checkpoint", t));
+            for (what, t) in seen.chain(activity.autovacuums_at.iter().map(|t| ("autovacuum", t))) {
+                recorded.mark(&format!("{what} on server {server}"), from + Duration::from_secs_f64(*t));
+            }
+        }
+        let one = |v: usize| Figure::from_repetitions("count", vec![v as f64]);
+        figures.insert(format!("{prefix}.checkpoints"), one(checkpoints));
+        figures.insert(format!("{prefix}.autovacuums"), one(autovacuums));
+    }
 }
 
 /// The history as a single log on server 0, rewritten into the partitioned layout on server 1.

@@ -21,6 +21,8 @@ pub(super) struct Moved {
     pub fence: Duration,
     /// Whether it started after the measured window had ended.
     pub after_window: bool,
+    /// When it started and ended.
+    pub span: (Instant, Instant),
 }
 
 /// What the moves did.
@@ -82,7 +84,8 @@ pub(super) async fn run(
         let map = migrator.placement().load().await?;
         let from = map.server_of(school).unwrap_or(0);
         let to = (from + 1) % servers;
-        let after_window = Instant::now() >= window_ends;
+        let begun = Instant::now();
+        let after_window = begun >= window_ends;
         let migration = migrator.start(school, to).await?;
         match migration.finish().await {
             Ok(report) => {
@@ -102,6 +105,7 @@ pub(super) async fn run(
                     elapsed: report.elapsed,
                     fence,
                     after_window,
+                    span: (begun, Instant::now()),
                 });
             }
             Err(e @ StoreError::Mismatch { .. }) => {
