@@ -1,14 +1,16 @@
 //! `stroom migrate` killed with SIGKILL right after each step, then `--resume` or `--abort`:
 //! every crash leaves a state from which both recover, nothing lost and nothing half-switched.
-//! The two servers are two databases of the test server, each reached by its own URL.
+//! The two servers are two databases of the test server, each reached by its own URL, except
+//! where a server is killed: there they are two clusters of their own.
 
 mod common;
 
 use std::os::unix::process::ExitStatusExt;
 
 use common::{stroom, the_error_line};
-use sqlx::PgPool;
+use sqlx::{Connection, PgPool};
 use stroom_cluster::testing::TestDatabase;
+use stroom_cluster::{Cluster, ClusterOptions, Profile};
 use stroom_reference::domain::example_student;
 use stroom_reference::migrate::Step;
 use stroom_reference::placement::Placement;
@@ -25,7 +27,13 @@ struct Servers {
 /// Two servers recorded on the first; school 1 on server 0 with `EVENTS` events.
 async fn servers() -> Servers {
     let (a, b) = (TestDatabase::create().await, TestDatabase::create().await);
-    let (source, target) = (a.pool().await, b.pool().await);
+    servers_at(a.url(), b.url()).await
+}
+
+/// The same on the databases at `a` and `b`.
+async fn servers_at(a: String, b: String) -> Servers {
+    let connect = |url: String| async move { sqlx::PgPool::connect(&url).await.unwrap() };
+    let (source, target) = (connect(a.clone()).await, connect(b.clone()).await);
     let store = Store::install(source.clone(), Schema::new(Layout::Partitioned, PayloadType::Jsonb)).await.unwrap();
     store.add_schools(&[1, 2]).await.unwrap();
     let mut rows = Vec::new();
@@ -35,9 +43,9 @@ async fn servers() -> Servers {
     }
     store.bulk_load(&rows).await.unwrap();
     let placement = Placement::install(source.clone()).await.unwrap();
-    placement.register_servers(&[a.url(), b.url()]).await.unwrap();
+    placement.register_servers(&[a.clone(), b]).await.unwrap();
     placement.place_missing(&[1, 2], 2).await.unwrap();
-    Servers { url: a.url(), source, target }
+    Servers { url: a, source, target }
 }
 
 impl Servers {
@@ -111,6 +119,42 @@ async fn a_crash_before_the_switch_is_undone_by_abort_and_after_it_abort_is_refu
             assert!(line.contains("switched to server 1 already"), "{line}");
             assert!(s.migrate(&["--resume"], &[]).status.success());
             assert_eq!(s.state().await, (0, EVENTS, 1, 0));
+        }
+    }
+}
+
+/// A new database on `cluster`, by URL.
+async fn database(cluster: &Cluster, name: &str) -> String {
+    let mut admin = sqlx::PgConnection::connect(&cluster.url()).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+    cluster.url_for(name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_at_any_step_boundary_is_recovered_by_resume() {
+    // Durable: with the fast profile's asynchronous commit a killed server may lose the last commits.
+    let start = || Cluster::start(ClusterOptions { profile: Profile::Durable, keep: false, dir: None }).unwrap();
+    let (first, second) = tokio::task::spawn_blocking(move || (start(), start())).await.unwrap();
+    let clusters = std::sync::Arc::new([first, second]);
+    for (i, step) in Step::ALL[..6].iter().enumerate() {
+        for crashed in [0, 1] {
+            let name = format!("m{i}_{crashed}");
+            let s = servers_at(database(&clusters[0], &name).await, database(&clusters[1], &name).await).await;
+            let out = s.migrate(&["school", "1", "--to", "1"], &[("STROOM_MIGRATE_KILL_AFTER", step.name())]);
+            assert!(killed(&out), "after {}: {:?}", step.name(), out.status);
+            // SIGKILL to the server and every backend, then crash recovery.
+            let c = clusters.clone();
+            tokio::task::spawn_blocking(move || c[crashed].crash_restart().unwrap()).await.unwrap();
+            let out = s.migrate(&["--resume"], &[]);
+            let what = format!("server {crashed} killed after {}", step.name());
+            assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+            // The pools were cut by the crash; the state is read on fresh connections.
+            let s = Servers {
+                url: s.url.clone(),
+                source: sqlx::PgPool::connect(&clusters[0].url_for(&name)).await.unwrap(),
+                target: sqlx::PgPool::connect(&clusters[1].url_for(&name)).await.unwrap(),
+            };
+            assert_eq!(s.state().await, (0, EVENTS, 1, 0), "{what}");
         }
     }
 }
