@@ -300,3 +300,37 @@ async fn a_single_log_is_rewritten_into_the_partitioned_layout_and_every_school_
     let err = stroom_reference::migrate::transform(&target, &single, |_, _| ()).await.unwrap_err();
     assert!(err.to_string().contains("from a single log to the partitioned layout"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_across_servers_gives_the_digest_of_one_server_holding_everything() {
+    use stroom_reference::read_model::Fold;
+    use stroom_reference::replay::{across_servers, parallel};
+    let (migrator, first, second_pool) = two_servers().await;
+    let second = Store::install(second_pool, first.schema()).await.unwrap();
+    let whole = Store::install(TestDatabase::create().await.pool().await, first.schema()).await.unwrap();
+    let map = migrator.placement().place_missing(&[SCHOOL, 2, 3, 4], 2).await.unwrap();
+    let mut rows = Vec::new();
+    for i in 0..80 {
+        let (stream, events) = student(6);
+        rows.extend(events.iter().enumerate().map(|(v, e)| StoredEvent::new(i % 4 + 1, stream, v as i64 + 1, e)));
+    }
+    whole.add_schools(&[1, 2, 3, 4]).await.unwrap();
+    whole.bulk_load(&rows).await.unwrap();
+    for (server, store) in [(0, &first), (1, &second)] {
+        let here = map.schools_on(server);
+        store.add_schools(&here).await.unwrap();
+        let mine: Vec<StoredEvent> = rows.iter().filter(|e| here.contains(&e.school)).cloned().collect();
+        store.bulk_load(&mine).await.unwrap();
+    }
+    let stores = [first.clone(), second.clone()];
+    let one = parallel(&whole, Fold::default(), 2).await.unwrap();
+    let spread = across_servers(&stores, &map, Fold::default(), 2).await.unwrap();
+    assert_eq!((spread.events, &spread.digest), (one.events, &one.digest));
+
+    // After a move the schools are elsewhere; the model is not.
+    migrator.start(3, 1).await.unwrap().finish().await.unwrap();
+    let map = migrator.placement().load().await.unwrap();
+    assert_eq!(map.schools_on(1), vec![2, 3, 4]);
+    let moved = across_servers(&stores, &map, Fold::default(), 2).await.unwrap();
+    assert_eq!((moved.events, &moved.digest), (one.events, &one.digest));
+}

@@ -18,7 +18,8 @@ pub use decode::{envelope, recorded, PG_EPOCH_US};
 pub use memory::MemoryLog;
 pub use message_db::{message_db_categories, MESSAGE_DB_PAGE};
 pub use postgres::{
-    copy_out_parallel, keyset, parallel, parallel_counted, replay_columns, sequential, sequential_counted,
+    across_servers, copy_out_parallel, keyset, parallel, parallel_counted, replay_columns, sequential,
+    sequential_counted,
 };
 pub use rill::{rill_catch_up, rill_catch_up_counted, RILL_PAGE};
 

@@ -22,6 +22,7 @@ use super::copy_out::CopyRows;
 use super::{decode, Replayed};
 use crate::error::{Error, Result};
 use crate::event::{School, GLOBAL_SCHOOL};
+use crate::placement::PlacementMap;
 use crate::read_model::{Fold, ReadModel};
 use crate::store::{FeedSnapshot, Layout, Store};
 
@@ -102,8 +103,25 @@ pub async fn parallel_counted(store: &Store, fold: Fold, workers: usize, done: A
     let mut events =
         fold_query(store, &school_select(store, GLOBAL_SCHOOL, &snapshot), fold, &mut course, &done).await?;
 
-    let queue: Arc<Mutex<VecDeque<School>>> =
-        Arc::new(Mutex::new(schools_largest_first(store).await?.into_iter().filter(|&s| s != GLOBAL_SCHOOL).collect()));
+    let schools = schools_largest_first(store).await?.into_iter().filter(|&s| s != GLOBAL_SCHOOL).collect();
+    let (schools_model, n) = fold_schools(store, schools, fold, workers, snapshot.clone(), done).await?;
+    let model = course.merge(schools_model);
+    events += n;
+    let snapshot = Some(Arc::unwrap_or_clone(snapshot));
+    Ok(Replayed { digest: model.digest(), snapshot, model, events, elapsed: started.elapsed() })
+}
+
+/// Folds `schools` (in the order given) on `workers` concurrent readers of `store`, each
+/// school's events of `snapshot`; returns the merged model and the events folded.
+async fn fold_schools(
+    store: &Store,
+    schools: VecDeque<School>,
+    fold: Fold,
+    workers: usize,
+    snapshot: Arc<FeedSnapshot>,
+    done: Arc<AtomicU64>,
+) -> Result<(ReadModel, u64)> {
+    let queue: Arc<Mutex<VecDeque<School>>> = Arc::new(Mutex::new(schools));
     let tasks: Vec<_> = (0..workers.max(1))
         .map(|_| {
             let (store, queue, done, snapshot) = (store.clone(), queue.clone(), done.clone(), snapshot.clone());
@@ -119,14 +137,52 @@ pub async fn parallel_counted(store: &Store, fold: Fold, workers: usize, done: A
             })
         })
         .collect();
-    let mut model = course;
+    let (mut model, mut events) = (ReadModel::default(), 0);
     for task in tasks {
         let (m, n) = task.await.map_err(|e| Error::BatchFailed { reason: format!("replay worker failed: {e}") })??;
         model = model.merge(m);
         events += n;
     }
-    let snapshot = Some(Arc::unwrap_or_clone(snapshot));
-    Ok(Replayed { digest: model.digest(), snapshot, model, events, elapsed: started.elapsed() })
+    Ok((model, events))
+}
+
+/// A rebuild of a log spread over several servers: the course material from server 0, and on
+/// every server at once the schools the placement map puts there, `workers` readers each,
+/// largest school first; all the models merged. It gives the digest one server holding
+/// everything gives. Each server's schools are read in a snapshot of that server, taken one
+/// after another: schools never interact, so each school is read whole and consistent, and
+/// there is no order across servers to keep. The result names no snapshot to go live from.
+pub async fn across_servers(stores: &[Store], map: &PlacementMap, fold: Fold, workers: usize) -> Result<Replayed> {
+    let started = Instant::now();
+    let done = Arc::new(AtomicU64::new(0));
+    let first =
+        stores.first().ok_or_else(|| Error::Placement { reason: "a replay needs at least one server".into() })?;
+    let course_snapshot = FeedSnapshot::take(first).await?;
+    let mut course = ReadModel::default();
+    let mut events =
+        fold_query(first, &school_select(first, GLOBAL_SCHOOL, &course_snapshot), fold, &mut course, &done).await?;
+    let mut tasks = Vec::new();
+    for (server, store) in stores.iter().enumerate() {
+        let here: std::collections::HashSet<School> = map.schools_on(server as u32).into_iter().collect();
+        let schools: VecDeque<School> = schools_largest_first(store)
+            .await?
+            .into_iter()
+            .filter(|s| *s != GLOBAL_SCHOOL && here.contains(s))
+            .collect();
+        let (store, done) = (store.clone(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            let snapshot = Arc::new(FeedSnapshot::take(&store).await?);
+            fold_schools(&store, schools, fold, workers, snapshot, done).await
+        }));
+    }
+    let mut model = course;
+    for task in tasks {
+        let (m, n) =
+            task.await.map_err(|e| Error::BatchFailed { reason: format!("replay of a server failed: {e}") })??;
+        model = model.merge(m);
+        events += n;
+    }
+    Ok(Replayed { digest: model.digest(), snapshot: None, model, events, elapsed: started.elapsed() })
 }
 
 /// The raw read a parallel replay makes, without decoding or folding: course material, then
