@@ -54,12 +54,7 @@ async fn drive(mut migration: Migration, kill_after: Option<Step>) -> anyhow::Re
         kill_self();
     }
     while !migration.step().finished() {
-        let step = migration.advance().await.map_err(|e| {
-            for check in &migration.report().checks {
-                print_check(check);
-            }
-            e
-        })?;
+        let step = migration.advance().await.inspect_err(|_| migration.report().checks.iter().for_each(print_check))?;
         say(&migration, step.name());
         if step == Step::Checked {
             migration.report().checks.iter().for_each(print_check);

@@ -36,6 +36,9 @@ pub struct RoutedStats {
     pub acked: Vec<(School, Uuid)>,
 }
 
+/// A school's writer on one server, once started.
+type WriterCell = Arc<OnceCell<Arc<Transactor>>>;
+
 /// The routed writers; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Routed(Arc<Inner>);
@@ -48,7 +51,7 @@ struct Inner {
     map: Mutex<(PlacementMap, Instant)>,
     /// Each school's writer per server, started by the first append that needs it; the map's
     /// lock is held only to find the cell, never across a round trip.
-    writers: Mutex<HashMap<(Server, School), Arc<OnceCell<Arc<Transactor>>>>>,
+    writers: Mutex<HashMap<(Server, School), WriterCell>>,
     stats: Mutex<RoutedStats>,
     keep_acked: bool,
     /// How long a refused append keeps trying before it fails.

@@ -56,19 +56,6 @@ fn spread(schools: &[School], n: usize) -> Vec<School> {
     (0..n.min(schools.len())).map(|i| schools[((i as f64 + 0.5) * step) as usize]).collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn moves_are_taken_from_every_server_in_turn() {
-        let map = PlacementMap { version: 6, schools: (1..=6).map(|s| (s, (s as u32 - 1) % 2)).collect() };
-        assert_eq!(pick(&map, 2, 4), vec![1, 2, 5, 6]);
-        assert_eq!(pick(&map, 2, 9), vec![1, 2, 3, 4, 5, 6]);
-        assert!(pick(&map, 2, 0).is_empty());
-    }
-}
-
 /// Moves each school to the next server, one after another, starting after `start_after`
 /// and pausing `pause` between moves.
 pub(super) async fn run(
@@ -117,4 +104,17 @@ pub(super) async fn run(
         tokio::time::sleep(pause).await;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moves_are_taken_from_every_server_in_turn() {
+        let map = PlacementMap { version: 6, schools: (1..=6).map(|s| (s, (s as u32 - 1) % 2)).collect() };
+        assert_eq!(pick(&map, 2, 4), vec![1, 2, 5, 6]);
+        assert_eq!(pick(&map, 2, 9), vec![1, 2, 3, 4, 5, 6]);
+        assert!(pick(&map, 2, 0).is_empty());
+    }
 }
