@@ -64,3 +64,18 @@ pub async fn on_disk_bytes(store: &Store) -> Result<f64> {
         .await
         .map_err(|source| Error::Database { action: "measuring the history's size on disk", source })
 }
+
+/// The store in namespace `stroom_<name>` on a read-only server (a hot standby), as it is:
+/// nothing is installed, the schema is the caller's word.
+pub async fn open_read_only(url: &str, name: &str, schema: Schema, connections: u32) -> Result<Store> {
+    let namespace = format!("stroom_{}", name.replace('-', "_"));
+    let options =
+        PgConnectOptions::from_str(url).map_err(Error::Connect)?.options([("search_path", namespace.as_str())]);
+    let pool = PgPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(std::time::Duration::from_secs(60))
+        .connect_with(options)
+        .await
+        .map_err(Error::Connect)?;
+    Ok(Store::open(pool, schema))
+}

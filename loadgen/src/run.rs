@@ -132,6 +132,26 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
     if let Some(plan) = &scenario.replay {
         let server = phase::replay_cold::Server { cluster: db.cluster(), url: db.url() };
         phase::replay::run(scenario, plan, &history, days, server, &mut result.figures, &mut result.notes).await?;
+        if let Some(standby) = &plan.standby {
+            let fold = stroom_reference::read_model::Fold {
+                handlers: plan.handlers,
+                extra_ns_per_event: plan.extra_ns_per_event,
+            };
+            let windows = phase::replay_standby::run(
+                db.cluster(),
+                db.url(),
+                scenario,
+                standby,
+                fold,
+                &mut result.figures,
+                &mut result.notes,
+            )
+            .await?;
+            for (label, recorded) in &windows {
+                result.series.insert(format!("latency.{label}"), recorded.spectrum());
+                over_time::insert(&mut result.series, label, recorded, None);
+            }
+        }
     }
     history.pool().close().await;
     if let (Some(plan), Some(servers)) = (&scenario.migrate, &scenario.servers) {

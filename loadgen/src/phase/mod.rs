@@ -17,6 +17,7 @@ pub mod replay;
 pub mod replay_cold;
 mod replay_peer;
 mod replay_rill;
+pub mod replay_standby;
 mod schedule;
 mod settle;
 mod slo_search;

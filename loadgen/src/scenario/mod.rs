@@ -143,6 +143,20 @@ pub struct ReplayPlan {
     pub handlers: Handlers,
     /// Extra busy work per event in nanoseconds: a knob to show the regression gate failing.
     pub extra_ns_per_event: u64,
+    /// With `from = "standby"`: also rebuild from a hot standby of the run's cluster while the
+    /// primary takes appends, against rebuilding on the primary and not rebuilding.
+    pub standby: Option<StandbyPlan>,
+}
+
+/// The standby part of the replay phase.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StandbyPlan {
+    /// Per-school appends offered to the primary in each window, events per second.
+    pub rate: f64,
+    /// Measured seconds of each window (none, on the primary, on the standby).
+    pub window_s: f64,
+    /// Virtual users appending.
+    pub users: usize,
 }
 
 /// Above this many schools the partitioned layout hashes schools into buckets by default.
@@ -232,6 +246,10 @@ struct RawReplay {
     repetitions: Option<Spanned<u32>>,
     handlers: Option<Spanned<String>>,
     extra_ns_per_event: Option<u64>,
+    from: Option<Spanned<String>>,
+    standby_rate: Option<Spanned<f64>>,
+    standby_window_s: Option<Spanned<f64>>,
+    standby_users: Option<Spanned<usize>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -508,7 +526,39 @@ fn replay_plan(p: &Problems<'_>, r: &RawReplay) -> Result<ReplayPlan> {
             )
         })?,
     };
-    Ok(ReplayPlan { modes, threads, repetitions, handlers, extra_ns_per_event: r.extra_ns_per_event.unwrap_or(0) })
+    let standby = match r.from.as_ref().map(|f| f.get_ref().as_str()) {
+        None | Some("primary") => None,
+        Some("standby") => {
+            let rate = value(&r.standby_rate, 1000.0);
+            if below(rate, f64::MIN_POSITIVE) {
+                return Err(p.at(span(&r.standby_rate), "replay.standby_rate", "must be positive (events per second)"));
+            }
+            let window_s = value(&r.standby_window_s, 20.0);
+            if below(window_s, 1.0) {
+                return Err(p.at(span(&r.standby_window_s), "replay.standby_window_s", "must be at least 1 s"));
+            }
+            let users = value(&r.standby_users, 256);
+            if users == 0 {
+                return Err(p.at(span(&r.standby_users), "replay.standby_users", "must be at least 1"));
+            }
+            Some(StandbyPlan { rate, window_s, users })
+        }
+        Some(other) => {
+            return Err(p.at(
+                span(&r.from),
+                "replay.from",
+                format!("unknown source '{other}' (expected primary or standby)"),
+            ))
+        }
+    };
+    Ok(ReplayPlan {
+        modes,
+        threads,
+        repetitions,
+        handlers,
+        extra_ns_per_event: r.extra_ns_per_event.unwrap_or(0),
+        standby,
+    })
 }
 
 /// `v < min`, with NaN counting as below.

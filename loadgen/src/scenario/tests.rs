@@ -184,3 +184,19 @@ fn moving_schools_needs_servers_and_a_rate() {
     let m = s.migrate.unwrap();
     assert_eq!((m.moves, m.slo_share, m.transform, s.servers.unwrap().count), (25, 0.5, true, 2));
 }
+
+#[test]
+fn a_replay_reads_the_primary_or_a_standby() {
+    let with = |extra: &str| format!("{GOOD}[replay]\n{extra}");
+    let s = Scenario::parse(Path::new("s.toml"), &with("from = \"standby\"\nstandby_rate = 500\n")).unwrap();
+    let standby = s.replay.unwrap().standby.unwrap();
+    assert_eq!((standby.rate, standby.window_s, standby.users), (500.0, 20.0, 256));
+    assert!(Scenario::parse(Path::new("s.toml"), &with("from = \"primary\"\n"))
+        .unwrap()
+        .replay
+        .unwrap()
+        .standby
+        .is_none());
+    let e = err(&with("from = \"replica\"\n"));
+    assert!(e.contains("replay.from: unknown source 'replica' (expected primary or standby)"), "{e}");
+}
