@@ -152,6 +152,10 @@ pub enum Command {
         /// Onboarding: today, as a day on the published growth curve (888: the 300M point).
         #[arg(long, default_value_t = 888.0)]
         today: f64,
+        /// Project this many servers, each a machine like the measured one, from the
+        /// one-server figures (default: the servers the result's migrate phase ran on).
+        #[arg(long)]
+        servers: Option<f64>,
     },
     /// Run the workload generator alone: print a summary, optionally write a sample.
     Generate(GenerateArgs),

@@ -165,6 +165,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             rebuild_budget,
             disk_gb,
             today,
+            servers,
         } => {
             let mut r = stroom_loadgen::RunResult::read(result).context("reading the result")?;
             for path in with {
@@ -188,6 +189,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ("--disk-gb", disk_gb),
                 ("--schools-now", &Some(*schools_now)),
                 ("--today", &Some(*today)),
+                ("--servers", servers),
             ] {
                 anyhow::ensure!(v.is_none_or(|v| v > 0.0 && v.is_finite()), "{flag} must be a positive number");
             }
@@ -219,7 +221,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 disk_bytes,
                 today: *today,
             };
-            let question = stroom_loadgen::Question { target, events, onboarding };
+            let question = stroom_loadgen::Question { target, events, onboarding, servers: *servers };
             print!("{}", stroom_loadgen::plan_for(&r, slo, &question).render());
             Ok(ExitCode::SUCCESS)
         }

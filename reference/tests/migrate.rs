@@ -334,3 +334,32 @@ async fn a_replay_across_servers_gives_the_digest_of_one_server_holding_everythi
     let moved = across_servers(&stores, &map, Fold::default(), 2).await.unwrap();
     assert_eq!((moved.events, &moved.digest), (one.events, &one.digest));
 }
+
+#[tokio::test]
+async fn a_routed_writer_that_missed_a_move_follows_it_on_its_next_append() {
+    let (migrator, source, target_pool) = two_servers().await;
+    let target = Store::install(target_pool, source.schema()).await.unwrap();
+    let routed = stroom_reference::append::Routed::start(
+        vec![source.clone(), target.clone()],
+        migrator.placement().clone(),
+        TransactorConfig::default(),
+        true,
+    )
+    .await
+    .unwrap();
+    // A stream from the history, which the writer has never seen, and a writer running.
+    let (stream, events) = student(2);
+    let rows: Vec<StoredEvent> =
+        events.iter().enumerate().map(|(v, e)| StoredEvent::new(SCHOOL, stream, v as i64 + 1, e)).collect();
+    source.bulk_load(&rows).await.unwrap();
+    let (other, first) = student(1);
+    routed.append(Append { school: SCHOOL, stream: other, expected_version: 0, events: first }).await.unwrap();
+    // Nothing appends while the school moves: its writer never meets the fence.
+    migrator.start(SCHOOL, 1).await.unwrap().finish().await.unwrap();
+    // Its next append is of that stream: the old server, its rows gone, would call it a conflict.
+    let (_, more) = student(1);
+    let next = routed.append(Append { school: SCHOOL, stream, expected_version: 3, events: more }).await.unwrap();
+    assert_eq!(next.version, 5);
+    routed.stop().await;
+    assert_eq!(target.read_stream(SCHOOL, stream).await.unwrap().len(), 5);
+}

@@ -57,7 +57,7 @@ pub async fn run(
     let schema = Schema::new(Layout::Partitioned, scenario.payload);
     let store = fresh_store(url, "standby", schema, 16).await?;
     store.add_schools(&all_schools(scenario)).await?;
-    let mut feed = Feed::start_at(generator_config(scenario, cores), 10.0);
+    let mut feed = Feed::start_with(generator_config(scenario, cores), 10.0, super::feed::LOW_WATER_LONG);
     let earlier = feed.earlier().await;
     bulk_load(&store, &earlier).await?;
     note(format_args!("replay standby: {} events loaded; starting a hot standby (pg_basebackup -R) …", earlier.len()));

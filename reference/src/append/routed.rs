@@ -7,6 +7,11 @@
 //! and the target's head handed over, on the old one if the move was aborted. The append is
 //! acknowledged only once it committed somewhere, so a move costs its school a pause, never
 //! an event. How long each refused append waited is kept for the figures.
+//!
+//! A school that no append touched while it was fenced moves without its writers noticing;
+//! their next append goes to the old server, whose writer may answer from what that server
+//! holds before any commit is refused (a conflict, the stream's rows being gone). A conflict
+//! or an unknown school therefore rereads the map once, and retries where the school is now.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -102,6 +107,7 @@ impl Routed {
         let school = append.school;
         let ids: Vec<Uuid> = if self.0.keep_acked { append.events.iter().map(|e| e.id).collect() } else { Vec::new() };
         let mut refused: Option<Instant> = None;
+        let mut stale_checked = false;
         loop {
             let server = self.server_of(school, refused.is_some()).await?;
             let outcome = match self.writer(server, school).await {
@@ -126,9 +132,26 @@ impl Routed {
                     self.0.writers.lock().unwrap_or_else(|p| p.into_inner()).remove(&(server, school));
                     tokio::time::sleep(RETRY).await;
                 }
+                // A writer on a server the school has left answers from what that server
+                // still holds (its rows are gone), before any commit could be refused: a
+                // conflict or an unknown school there may only mean the map moved on.
+                Err(e @ (Error::Conflict { .. } | Error::UnknownSchool { .. })) => {
+                    if stale_checked || self.reload().await?.server_of(school) == Some(server) {
+                        return Err(e);
+                    }
+                    stale_checked = true;
+                    self.0.writers.lock().unwrap_or_else(|p| p.into_inner()).remove(&(server, school));
+                }
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Reads the map now.
+    async fn reload(&self) -> Result<PlacementMap> {
+        let now = self.0.placement.load().await?;
+        *self.0.map.lock().unwrap_or_else(|p| p.into_inner()) = (now.clone(), Instant::now());
+        Ok(now)
     }
 
     /// What the writers saw so far.
@@ -155,8 +178,7 @@ impl Routed {
             fresh && map.1.elapsed() >= RETRY
         };
         if stale {
-            let now = self.0.placement.load().await?;
-            *self.0.map.lock().unwrap_or_else(|p| p.into_inner()) = (now, Instant::now());
+            self.reload().await?;
         }
         let map = self.0.map.lock().unwrap_or_else(|p| p.into_inner());
         map.0.server_of(school).ok_or(Error::UnknownSchool { school })

@@ -13,6 +13,7 @@ use crate::output::result_file::RunResult;
 
 mod onboarding;
 mod rebuild;
+mod servers;
 mod with;
 
 pub use onboarding::Onboarding;
@@ -29,6 +30,8 @@ pub struct Question {
     pub events: Option<f64>,
     /// "Can we take M more schools?"
     pub onboarding: Onboarding,
+    /// "What would N servers take?" (default: the servers the result measured, if any).
+    pub servers: Option<f64>,
 }
 
 /// The capacity plan.
@@ -181,6 +184,7 @@ pub fn plan_for(result: &RunResult, slo_p99_ms: f64, question: &Question) -> Pla
         ));
     }
     onboarding_answers(result, question, slo_p99_ms, &mut say);
+    servers::lines(f, question.servers, slo_p99_ms, &mut say);
     // Ramps measure the same thing directly: the arrival rate at which p99 first broke the SLO.
     if let Some(peak) = peak_hour {
         for (name, held) in

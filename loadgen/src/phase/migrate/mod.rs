@@ -93,7 +93,9 @@ pub async fn run(
 
     // The history up to the start hour, each school's rows on its server.
     let start_hour = scenario.append.as_ref().map_or(10.0, |a| a.start_hour);
-    let mut feed = Feed::start_at(generator_config(scenario, cores), start_hour);
+    // Windows of minutes run past the first day: the next day is made early (as the soak's
+    // is), on one thread, else arrivals would wait seconds for the generator when the day runs out.
+    let mut feed = Feed::start_with(generator_config(scenario, 1), start_hour, super::feed::LOW_WATER_LONG);
     let earlier = feed.earlier().await;
     let mut by_server: HashMap<Server, Vec<StoredEvent>> = HashMap::new();
     for e in &earlier {
