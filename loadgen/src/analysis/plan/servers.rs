@@ -21,10 +21,11 @@ pub(super) fn lines(f: &Figures, servers: Option<f64>, slo_p99_ms: f64, say: &mu
     {
         let p99 = |w: &str| get(&format!("migrate.{w}.p99_ms")).map_or("unmeasured".into(), |v| format!("{v:.1} ms"));
         say(format!(
-            "servers: measured: {n:.0} servers sharing this machine's {cores:.0} cores took {rate:.0} events/s of routed per-school appends, p99 {} with nothing moving and {} while {} schools moved (fence p99 {}, {} acknowledged events lost); a measurement of routing and moving on one machine, not of scaling out",
+            "servers: measured: {n:.0} servers sharing this machine's {cores:.0} cores took {rate:.0} events/s of routed per-school appends, p99 {} with nothing moving, {} in the seconds {} schools were moving and {} over that whole window (fence p99 {}, {} acknowledged events lost); a measurement of routing and moving on one machine, not of scaling out",
             p99("quiet"),
-            p99("moving"),
+            p99("during_moves"),
             get("migrate.moves").unwrap_or(0.0),
+            p99("moving"),
             get("migrate.fence_p99_ms").map_or("unmeasured".into(), |v| format!("{v:.0} ms")),
             get("migrate.lost").map_or("unmeasured".into(), |v| format!("{v:.0}")),
         ));
@@ -75,6 +76,7 @@ mod tests {
             ("migrate.rate_events_per_s", 7592.0),
             ("migrate.quiet.p99_ms", 29.4),
             ("migrate.moving.p99_ms", 38.2),
+            ("migrate.during_moves.p99_ms", 40.2),
             ("migrate.moves", 25.0),
             ("migrate.fence_p99_ms", 133.0),
             ("migrate.lost", 0.0),
