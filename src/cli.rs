@@ -110,6 +110,22 @@ pub enum Command {
         #[arg(required = true)]
         results: Vec<PathBuf>,
     },
+    /// Paired A/B run: two stroom builds run one scenario against one cluster, interleaved
+    /// in blocks (A B, B A, …); for each headline figure, head ÷ base with a 99.9% interval over
+    /// the blocks and a verdict (slower, faster, same within ±δ, undecided). Exit 3 when a
+    /// figure is slower or either arm had a wrong outcome.
+    Ab(AbArgs),
+    /// One arm of `stroom ab`'s steps (started by `stroom ab`): prepares the scenario's stores
+    /// as arm NAME, prints `{"ready": [steps]}`, then runs each step named on a line of stdin
+    /// and prints its figures as one JSON line.
+    #[command(hide = true)]
+    AbSteps {
+        /// The scenario, as `stroom ab` was given it.
+        scenario: PathBuf,
+        /// The arm's name: its stores are `stroom_ab_<arm>_<strategy>`.
+        #[arg(long)]
+        arm: String,
+    },
     /// Print the capacity plan of a result: fitted scalability, projections, headroom.
     Plan {
         /// A result.json.
@@ -203,6 +219,54 @@ pub enum DbCommand {
         #[arg(long)]
         standby: bool,
     },
+}
+
+/// `stroom ab`.
+#[derive(Debug, clap::Args)]
+pub struct AbArgs {
+    /// The scenario both arms run, e.g. scenarios/gate.toml (no [faults] or [migrate]).
+    pub scenario: PathBuf,
+    /// The build judged against: a git revision (built in a worktree, release, cached by
+    /// commit under target/ab/) or a stroom binary's path.
+    #[arg(long)]
+    pub base: String,
+    /// The build judged: a git revision or a stroom binary's path.
+    #[arg(long)]
+    pub head: String,
+    /// The margin: a change within ±δ is "the same"; slower or faster needs the whole 99.9%
+    /// interval past it.
+    #[arg(long, default_value_t = 0.05)]
+    pub delta: f64,
+    /// Wall time for the blocks, after the steps (building arms not counted): no block starts
+    /// that would end past it ("20min", "600s"; "0s": none).
+    #[arg(long, default_value = "20min", value_parser = humantime::parse_duration)]
+    pub budget: std::time::Duration,
+    /// Wall time for the steps, before the blocks: rounds of short steps (each strategy's
+    /// closed loop, the fold, a projector's poll), both arms a second apart ("0s": none).
+    #[arg(long, default_value = "10min", value_parser = humantime::parse_duration)]
+    pub steps_budget: std::time::Duration,
+    /// Rounds of steps before every step figure's verdict may end the steps early.
+    #[arg(long, default_value_t = 12)]
+    pub min_rounds: u32,
+    /// Blocks before every figure's verdict may end the run early.
+    #[arg(long, default_value_t = 6)]
+    pub min_blocks: u32,
+    /// Blocks at most.
+    #[arg(long, default_value_t = 40)]
+    pub max_blocks: u32,
+    /// An environment variable for the base arm's runs, K=V (repeatable).
+    #[arg(long, value_name = "K=V")]
+    pub base_env: Vec<String>,
+    /// An environment variable for the head arm's runs, K=V (repeatable), e.g. the testing aid
+    /// STROOM_SLOWDOWN=fold=0.1.
+    #[arg(long, value_name = "K=V")]
+    pub head_env: Vec<String>,
+    /// Where the result goes (`<results>/ab/<time>/`).
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// Keep every arm's own result beside it (`<results>/ab/<time>-arms/`).
+    #[arg(long)]
+    pub keep_arms: bool,
 }
 
 /// `stroom migrate`.

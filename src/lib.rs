@@ -1,6 +1,7 @@
 //! The `stroom` binary's library half: it parses the command line and calls library code.
 //! `main.rs` only hands over to [`main`], so tests can drive the CLI through [`Cli`].
 
+mod ab;
 mod baseline;
 mod cli;
 mod database;
@@ -12,7 +13,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-pub use cli::{Cli, Command, DbCommand, DbKind, GenerateArgs, MigrateArgs, MigrateWhat};
+pub use cli::{AbArgs, Cli, Command, DbCommand, DbKind, GenerateArgs, MigrateArgs, MigrateWhat};
 
 /// Runs one command line to completion and returns the process exit code. Errors are printed
 /// as one line.
@@ -30,6 +31,22 @@ pub fn main(cli: Cli) -> ExitCode {
             stroom_loadgen::note(format_args!("interrupted by {signal}; stopped and removed what this run started"));
             ExitCode::from(130)
         }
+    }
+}
+
+/// Says, one line each, how two results' hosts differ: a figure from another CPU model or
+/// disk is context, not evidence of a change.
+fn warn_hosts(a_name: &str, a: &stroom_loadgen::RunResult, b_name: &str, b: &stroom_loadgen::RunResult) {
+    let differences = a.environment.host_differences(&b.environment);
+    if differences.is_empty() {
+        return;
+    }
+    stroom_loadgen::note(format_args!(
+        "warning: {a_name} and {b_name} ran on different hosts; a difference between them may be the host's, \
+         not stroom's (stroom ab runs both builds on one host):"
+    ));
+    for d in differences {
+        stroom_loadgen::note(format_args!("  {d}"));
     }
 }
 
@@ -78,6 +95,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate(args) => generate::run(args),
+        Command::Ab(args) => ab::run(&cli, args).await,
         Command::Migrate(args) => migrate::run(&cli, args).await,
         Command::FaultsWriter { url, rate, users, lease_s, timeout_s } => {
             let args = stroom_loadgen::FaultsWriterArgs {
@@ -96,6 +114,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let compare = |b: &_, c: &_| stroom_loadgen::compare_with_steal_limit(b, c, *noise, only, *steal_limit);
             let b = stroom_loadgen::RunResult::read(baseline).context("reading the baseline")?;
             let c = stroom_loadgen::RunResult::read(current).context("reading the current result")?;
+            warn_hosts("the baseline", &b, "the current run", &c);
             let mut comparison = compare(&b, &c);
             let mut current = current;
             let mut shown = c.clone();
@@ -170,6 +189,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut r = stroom_loadgen::RunResult::read(result).context("reading the result")?;
             for path in with {
                 let other = stroom_loadgen::RunResult::read(path).context("reading the --with result")?;
+                warn_hosts(&result.display().to_string(), &r, &path.display().to_string(), &other);
                 let added = stroom_loadgen::fill_from(&mut r, &other)
                     .map_err(|why| anyhow::anyhow!("--with {}: {why}", path.display()))?;
                 println!(
@@ -225,8 +245,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", stroom_loadgen::plan_for(&r, slo, &question).render());
             Ok(ExitCode::SUCCESS)
         }
+        Command::AbSteps { scenario, arm } => ab::step_server::serve(&cli, &load_scenario(scenario)?, arm).await,
         Command::Run { scenario, results } => {
-            let scenario = stroom_loadgen::Scenario::load(scenario)?;
+            let scenario = load_scenario(scenario)?;
             // Results that could not be written would cost the whole run: check first.
             stroom_loadgen::check_writable(results, &scenario.name)?;
             let db = database::open(&cli, Some(scenario.profile), scenario.database_url.as_deref()).await?;
@@ -241,4 +262,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(if outcome.passed { ExitCode::SUCCESS } else { ExitCode::from(3) })
         }
     }
+}
+
+/// Loads a scenario with the testing aid's slowdowns from the environment, if set (the gate's
+/// power trials).
+fn load_scenario(path: &std::path::Path) -> anyhow::Result<stroom_loadgen::Scenario> {
+    let mut scenario = stroom_loadgen::Scenario::load(path)?;
+    if let Ok(spec) = std::env::var(stroom_loadgen::SLOWDOWN_VAR) {
+        scenario.inject = scenario
+            .inject
+            .with_slowdowns(&spec)
+            .map_err(|why| anyhow::anyhow!("{}={spec:?}: {why}", stroom_loadgen::SLOWDOWN_VAR))?;
+    }
+    Ok(scenario)
 }

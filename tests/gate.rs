@@ -37,6 +37,9 @@ strategies = ["per-school"]
 [append.slo_search]
 step_s = 1
 max_steps = 2
+# A first step far below the ceiling, so a rate is found and confirmed.
+start_share = 0.02
+confirm_s = 2
 "#;
 
 /// Writes the gate scenario with `replay` as its `[replay]` section plus `extra` sections.
@@ -124,6 +127,9 @@ fn assert_matches_schema(path: &Path) {
         "append.per-school.slo_rate_events_per_s",
         "append.per-school.slo_step1.p99_ms",
         "append.per-school.slo_step2.checkpoints",
+        "append.per-school.slo_step2.harness_late_share",
+        "append.per-school.slo_searched_events_per_s",
+        "append.per-school.slo_confirmed",
     ] {
         assert!(result["figures"].get(figure).is_some(), "{figure} missing from {}", path.display());
     }
@@ -185,6 +191,25 @@ async fn results_match_the_schema_and_the_gate_fails_on_each_injected_fault() {
     );
     let first = std::fs::read_dir(runs.join("gate")).unwrap().next().unwrap().unwrap().path().join("result.json");
     assert_matches_schema(&first);
+    // A rate the search found is confirmed (or stepped down from) in a sustained window that
+    // reports its worst minute. The first step is far below the ceiling, but a VM can still
+    // start over 1% of its few hundred arrivals more than 1 ms late: then every step is
+    // harness-bound or failed, and nothing is confirmed. (The faulty run below injects an
+    // error into every window: nothing passes there either.)
+    match figure(&first, "append.per-school.slo_searched_events_per_s") > 0.0 {
+        true => {
+            for name in ["slo_confirm1.worst_minute_p99_ms", "slo_confirm1.checkpoints", "slo_confirm1.harness_bound"] {
+                assert!(figure(&first, &format!("append.per-school.{name}")).is_finite());
+            }
+        }
+        false => {
+            for step in 1..=2 {
+                let passed = figure(&first, &format!("append.per-school.slo_step{step}.passed"));
+                assert_eq!(passed, 0.0, "no rate found, yet step {step} passed in {}", first.display());
+            }
+            assert_eq!(figure(&first, "append.per-school.slo_confirmed"), 0.0);
+        }
+    }
     // A baseline against itself: every figure `same`, except a latency or late-start share that
     // broke its absolute limit in the baseline itself. Those are held whatever the baseline (a
     // fresh-clone CI run of 2456620 had the debug-built generator start 6.1% of one second's

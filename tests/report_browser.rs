@@ -177,4 +177,34 @@ fn every_committed_report_renders_in_a_real_browser() {
     let regressions = stdout.lines().filter(|l| l.ends_with("  REGRESSION") || l.ends_with("  MISSING")).count();
     assert_eq!(found["regressionCells"].as_u64().unwrap() as usize, regressions, "compare: {found}");
     screenshot(&browser, &page, "compare");
+
+    // A paired A/B run's page (stroom ab): the newest committed one, rendered again from its
+    // result the way stroom ab writes it.
+    let ab = newest_ab_result().expect("a committed stroom ab result under results/gate-trials/");
+    let copy = dir.path().join("ab");
+    std::fs::create_dir_all(&copy).unwrap();
+    std::fs::copy(ab.with_file_name("report.html"), copy.join("report.html")).unwrap();
+    let found = checks(&browser, &copy.join("report.html"));
+    let svgs = found["svgs"].as_array().unwrap();
+    assert!(!svgs.is_empty() && svgs.iter().all(|s| s["data"].as_u64().unwrap() >= 1), "ab: {found}");
+    assert_eq!(found["clipped"].as_array().unwrap().len(), 0, "ab: {found}");
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&ab).unwrap()).unwrap();
+    assert!(found["tables"].as_u64().unwrap() >= 2, "the figures and the blocks: {found}");
+    assert!(!r["pairs"].as_array().unwrap().is_empty(), "{}", ab.display());
+    screenshot(&browser, &copy.join("report.html"), "ab");
+}
+
+/// The newest `results/gate-trials/<kind>/ab/<time>/result.json`.
+fn newest_ab_result() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/gate-trials");
+    let mut found = Vec::new();
+    for kind in std::fs::read_dir(root).ok()?.flatten() {
+        for run in std::fs::read_dir(kind.path().join("ab")).into_iter().flatten().flatten() {
+            let result = run.path().join("result.json");
+            if result.is_file() {
+                found.push((run.file_name(), result));
+            }
+        }
+    }
+    found.into_iter().max().map(|(_, p)| p)
 }

@@ -15,9 +15,10 @@ use stroom_reference::{
     Append, Layout, PayloadType, Projector, Schema, Store, StoredEvent, Transactor, TransactorConfig,
 };
 
-/// Waits until the standby replayed everything the primary wrote so far.
+/// Waits until the standby replayed everything the primary wrote so far: the insert position,
+/// since with synchronous_commit off a commit can sit in the WAL buffers past the write position.
 async fn caught_up(primary: &PgPool, standby: &PgPool) {
-    let lsn: String = sqlx::query_scalar("SELECT pg_current_wal_lsn()::text").fetch_one(primary).await.unwrap();
+    let lsn: String = sqlx::query_scalar("SELECT pg_current_wal_insert_lsn()::text").fetch_one(primary).await.unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while !sqlx::query_scalar::<_, bool>("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn")
         .bind(&lsn)
@@ -41,6 +42,10 @@ async fn a_rebuild_from_the_standby_goes_live_on_the_primary_with_the_primarys_d
     .unwrap();
     let mut admin = sqlx::PgConnection::connect(&primary.url()).await.unwrap();
     sqlx::query("CREATE DATABASE log").execute(&mut admin).await.unwrap();
+    // The standby knows the database only once it replayed its creation.
+    let primary_admin = PgPool::connect(&primary.url()).await.unwrap();
+    let standby_admin = PgPool::connect(&standby.url()).await.unwrap();
+    caught_up(&primary_admin, &standby_admin).await;
     let schema = Schema::new(Layout::Partitioned, PayloadType::Jsonb);
     let on_primary = Store::install(PgPool::connect(&primary.url_for("log")).await.unwrap(), schema).await.unwrap();
     on_primary.add_schools(&[1, 2, 3]).await.unwrap();

@@ -71,7 +71,9 @@ async fn a_standby_replays_what_the_primary_commits_and_refuses_writes() {
     assert!(standby.is_standby() && !primary.is_standby());
     let mut p = PgConnection::connect(&primary.url()).await.unwrap();
     sqlx::query("CREATE TABLE t AS SELECT generate_series(1, 1000) AS x").execute(&mut p).await.unwrap();
-    let lsn: String = sqlx::query_scalar("SELECT pg_current_wal_lsn()::text").fetch_one(&mut p).await.unwrap();
+    // The insert position: the Fast profile commits asynchronously, so the commit can sit in the
+    // WAL buffers past the write position (pg_current_wal_lsn) when we ask.
+    let lsn: String = sqlx::query_scalar("SELECT pg_current_wal_insert_lsn()::text").fetch_one(&mut p).await.unwrap();
 
     let mut s = PgConnection::connect(&standby.url()).await.unwrap();
     let in_recovery: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()").fetch_one(&mut s).await.unwrap();

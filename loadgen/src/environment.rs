@@ -13,6 +13,9 @@ pub struct Environment {
     pub cpu_model: String,
     /// Logical cores.
     pub cores: usize,
+    /// The kernel's release (`/proc/sys/kernel/osrelease`); empty in older results.
+    #[serde(default)]
+    pub kernel: String,
     /// Total memory in bytes.
     pub memory_bytes: u64,
     /// Where the data lived, in words.
@@ -39,6 +42,7 @@ impl Environment {
             git_commit: git_commit(),
             cpu_model: cpu_model(),
             cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            kernel: kernel(),
             memory_bytes: stroom_cluster::machine_memory_bytes(),
             database,
             profile,
@@ -47,6 +51,48 @@ impl Environment {
             durability: None,
         }
     }
+}
+
+impl Environment {
+    /// How the host of `other` differs from this one's, a line each: CPU model, cores,
+    /// memory, kernel, and fsync latency when they differ by more than a third. Empty when
+    /// nothing recorded differs (a figure an older result lacks is not a difference).
+    pub fn host_differences(&self, other: &Self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut differ = |what: &str, a: String, b: String| {
+            if !a.is_empty() && !b.is_empty() && a != b {
+                out.push(format!("{what}: {a} against {b}"));
+            }
+        };
+        differ("CPU model", self.cpu_model.clone(), other.cpu_model.clone());
+        differ("cores", self.cores.to_string(), other.cores.to_string());
+        let gib = |b: u64| format!("{:.0} GiB", b as f64 / (1u64 << 30) as f64);
+        differ("memory", gib(self.memory_bytes), gib(other.memory_bytes));
+        differ("kernel", self.kernel.clone(), other.kernel.clone());
+        let fsync = |e: &Self| e.durability.as_ref().and_then(|d| d.fsync_latency_us);
+        if let (Some(a), Some(b)) = (fsync(self), fsync(other)) {
+            if a.max(b) / a.min(b).max(1e-9) > 4.0 / 3.0 {
+                out.push(format!("8 kB write + fdatasync: {a:.0} µs against {b:.0} µs"));
+            }
+        }
+        out
+    }
+
+    /// The host in one line: CPU model, cores, kernel, fsync latency.
+    pub fn host_line(&self) -> String {
+        let fsync = self.durability.as_ref().and_then(|d| d.fsync_latency_us);
+        format!(
+            "{} × {}, kernel {}, fdatasync {}",
+            self.cores,
+            self.cpu_model,
+            if self.kernel.is_empty() { "unknown" } else { &self.kernel },
+            fsync.map_or("unknown".to_string(), |us| format!("{us:.0} µs"))
+        )
+    }
+}
+
+fn kernel() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default()
 }
 
 fn huge_pages_bytes() -> u64 {
@@ -88,4 +134,33 @@ fn cpu_model() -> String {
                 .map(|m| m.trim().to_string())
         })
         .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(cpu: &str, fsync: Option<f64>) -> Environment {
+        let mut e = Environment::capture(String::new(), String::new(), BTreeMap::new());
+        e.cpu_model = cpu.into();
+        e.durability = fsync.map(|us| crate::measure::Durability {
+            filesystem: "ext4".into(),
+            fsync_latency_us: Some(us),
+            durable: true,
+        });
+        e
+    }
+
+    #[test]
+    fn two_hosts_differ_in_cpu_model_and_fsync_and_one_host_not_at_all() {
+        let (intel, amd) = (env("Intel(R) Xeon(R) Processor", Some(120.0)), env("AMD EPYC 7B13", Some(210.0)));
+        let d = intel.host_differences(&amd);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(d[0].starts_with("CPU model: Intel") && d[1].contains("120 µs against 210 µs"), "{d:?}");
+        assert!(intel.host_differences(&env("Intel(R) Xeon(R) Processor", Some(140.0))).is_empty());
+        assert!(
+            intel.host_differences(&env("Intel(R) Xeon(R) Processor", None)).is_empty(),
+            "unknown is no difference"
+        );
+    }
 }

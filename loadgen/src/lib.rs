@@ -18,7 +18,9 @@ mod progress;
 mod reuse;
 mod run;
 mod scenario;
+mod slowdown;
 
+pub use analysis::ab;
 pub use analysis::compare::{compare, compare_with_steal_limit, confirm, Comparison, Judgement, Row};
 pub use analysis::merge::merge;
 pub use analysis::plan::{fill_from, plan, plan_for, Machine, Onboarding, Plan, Question};
@@ -35,12 +37,15 @@ pub use output::gate_section::put as put_gate_section;
 pub use output::result_file::{check_writable, write_run_dir, RunResult, RESULT_VERSION};
 pub use phase::faults::{writer_main as faults_writer, WriterArgs as FaultsWriterArgs};
 pub use phase::settle;
+pub use phase::steps::{step_names, StepOutcome, Stepper};
 pub use progress::note;
 pub use run::{run, Outcome};
-pub use scenario::{AppendPlan, Arrival, Calibrate, Population, ReplayPlan, Scenario};
+pub use scenario::{AppendPlan, Arrival, Calibrate, Inject, Population, ReplayPlan, Scenario, SLOWDOWN_VAR};
+pub use slowdown::install as install_slowdowns;
 
 /// Re-rendered reports of a result, for `stroom report`.
 pub mod report {
+    pub use crate::output::ab_report::{headline as ab_headline, html as ab_html, markdown as ab_markdown};
     pub use crate::output::compare_html::render as compare_html;
     pub use crate::output::report_html::render as html;
     pub use crate::output::report_md::render as markdown;

@@ -51,7 +51,15 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
             .map(|(n, s, u)| (n, format!("{s}{}", u.map(|u| format!(" × {u}")).unwrap_or_default())))
             .collect()
     };
+    // A server on this machine that stroom did not start: its CPU can still be read.
+    let local = match db.cluster() {
+        None => ServerCpu::watch_local(&mut conn).await,
+        Some(_) => None,
+    };
     conn.close().await.ok();
+    if let Some(pm) = local {
+        note(format_args!("the server runs on this machine (postmaster {pm}): its CPU per event is measured"));
+    }
     let profile = db.profile().map(|p| p.name().to_string()).unwrap_or_else(|| "external".into());
     // A soak that takes its rate from a baseline result fails here, before anything runs.
     let soak_rate = match &scenario.soak {
@@ -81,6 +89,7 @@ pub async fn run(scenario: &Scenario, db: &Database, results_root: &Path) -> Res
         }
     }
     let mut result = RunResult::new(scenario, started.to_rfc3339(), environment);
+    result.notes.extend(crate::slowdown::install(&scenario.inject)?);
     if let Some(n) = peer_note {
         note(format_args!("{n}"));
         result.notes.push(n);

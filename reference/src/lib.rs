@@ -13,6 +13,7 @@ pub mod placement;
 pub mod project;
 pub mod read_model;
 pub mod replay;
+pub mod slowdown;
 pub mod store;
 pub mod upcast;
 

@@ -75,11 +75,13 @@ impl Projector {
     /// Folds the next batch of the feed, calling `seen` with each event after it is folded;
     /// returns how many the feed passed, skipped ones included (0: caught up, for now).
     pub async fn step_observed(&mut self, mut seen: impl FnMut(&RecordedEvent)) -> Result<usize> {
+        let began = std::time::Instant::now();
         let horizon = self.store.feed_horizon().await?;
         if self.exhausted_at == Some(horizon) {
             return Ok(0); // no transaction has ended since the feed was read to its end
         }
         let (events, next) = self.store.read_feed_below(self.cursor, horizon, self.batch).await?;
+        crate::slowdown::after_poll(began);
         self.exhausted_at = (events.len() < self.batch).then_some(horizon);
         let n = events.len();
         for (xid, e) in &events {

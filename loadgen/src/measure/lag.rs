@@ -136,6 +136,9 @@ pub struct Lag {
     pub seconds: f64,
     /// Acknowledged events it had not folded when it gave up draining.
     pub unseen: u64,
+    /// Mean time of a poll that passed events (the feed's statements and the fold of what
+    /// they brought), ms; NaN when none did.
+    pub poll_ms: f64,
 }
 
 impl Lag {
@@ -164,6 +167,9 @@ impl Lag {
             one("events/s", self.events as f64 / self.seconds.max(1e-9)),
         );
         figures.insert(format!("{prefix}.lag_unseen"), one("count", self.unseen as f64));
+        if self.poll_ms.is_finite() {
+            figures.insert(format!("{prefix}.project_poll_ms"), one("ms", self.poll_ms));
+        }
     }
 
     /// [`Self::record_where`] over every event.
@@ -196,7 +202,7 @@ impl Lag {
 pub struct LagWatch {
     meter: LagMeter,
     stop: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<stroom_reference::Result<(u64, f64)>>,
+    task: tokio::task::JoinHandle<stroom_reference::Result<(u64, f64, f64)>>,
 }
 
 impl LagWatch {
@@ -210,9 +216,14 @@ impl LagWatch {
             let started = Instant::now();
             let mut said = Instant::now() - STALLED * 5;
             let mut drain_until = None;
+            let (mut polls, mut polling) = (0u32, Duration::ZERO);
             loop {
                 let began = Instant::now();
                 let n = projector.step_observed(|e| m.folded(e.id)).await?;
+                if n > 0 {
+                    polls += 1;
+                    polling += began.elapsed();
+                }
                 if !projector.caught_up() {
                     continue; // a full batch: more is waiting
                 }
@@ -235,7 +246,8 @@ impl LagWatch {
                 }
                 tokio::time::sleep_until((began + PERIOD).into()).await;
             }
-            Ok((projector.model().events, started.elapsed().as_secs_f64()))
+            let poll_ms = if polls > 0 { polling.as_secs_f64() * 1e3 / f64::from(polls) } else { f64::NAN };
+            Ok((projector.model().events, started.elapsed().as_secs_f64(), poll_ms))
         });
         Ok(Self { meter, stop, task })
     }
@@ -248,7 +260,7 @@ impl LagWatch {
     /// Lets the projector drain what was acknowledged, then stops it.
     pub async fn stop(self) -> stroom_reference::Result<Lag> {
         self.stop.store(true, Ordering::Release);
-        let (events, seconds) = self.task.await.map_err(|e| stroom_reference::Error::BatchFailed {
+        let (events, seconds, poll_ms) = self.task.await.map_err(|e| stroom_reference::Error::BatchFailed {
             reason: format!("the projector task failed: {e}"),
         })??;
         let unseen = self.meter.give_up();
@@ -259,7 +271,7 @@ impl LagWatch {
             ));
         }
         let lags = std::mem::take(&mut self.meter.state().lags);
-        Ok(Lag { lags, events, seconds, unseen })
+        Ok(Lag { lags, events, seconds, unseen, poll_ms })
     }
 }
 

@@ -15,11 +15,23 @@ use tokio::sync::mpsc;
 /// A start later than this after the intended time counts as late.
 pub const LATE_AFTER: Duration = Duration::from_millis(10);
 
+/// A command that started later than this after it could have ([`Sample::ready`]) was late
+/// because of the harness (its timer, its dispatcher, its CPU), not because the store was busy.
+pub const HARNESS_LATE_AFTER: Duration = Duration::from_millis(1);
+
+/// A window with more than this share of its arrivals started late
+/// ([`HARNESS_LATE_AFTER`]) measured the harness, not the store: harness-bound.
+pub const HARNESS_BOUND_SHARE: f64 = 0.01;
+
 /// One command's timing.
 #[derive(Debug, Clone, Copy)]
 pub struct Sample {
     /// When the schedule said it should start.
     pub intended: Instant,
+    /// When it could have started: `intended`, or when its virtual user finished the command
+    /// before it if that was later (it waited for the store). `started` after `ready` is the
+    /// harness's own delay: its timer, its dispatcher, its wake-ups, its CPU.
+    pub ready: Instant,
     /// When it was actually sent.
     pub started: Instant,
     /// When it was acknowledged (or failed).
@@ -48,6 +60,8 @@ pub struct Recorded {
     pub marks: Vec<(String, f64)>,
     /// Commands that started more than [`LATE_AFTER`] after their intended time.
     pub late_starts: u64,
+    /// Commands that started more than [`HARNESS_LATE_AFTER`] after they could have.
+    pub harness_late: u64,
     /// Commands that failed.
     pub errors: u64,
     /// Commands whose intended start fell in the window: the offered load.
@@ -78,6 +92,7 @@ pub async fn aggregate(mut samples: mpsc::UnboundedReceiver<Sample>, from: Insta
         served_per_second: Vec::new(),
         marks: Vec::new(),
         late_starts: 0,
+        harness_late: 0,
         errors: 0,
         offered: 0,
         served: 0,
@@ -107,6 +122,9 @@ pub async fn aggregate(mut samples: mpsc::UnboundedReceiver<Sample>, from: Insta
         if s.started.saturating_duration_since(s.intended) > LATE_AFTER {
             r.late_starts += 1;
         }
+        if s.started.saturating_duration_since(s.ready) > HARNESS_LATE_AFTER {
+            r.harness_late += 1;
+        }
         let second = s.intended.saturating_duration_since(from).as_secs() as usize;
         while r.intervals.len() <= second {
             r.intervals.push(histogram());
@@ -135,6 +153,22 @@ impl Recorded {
         } else {
             self.late_starts as f64 / self.offered as f64
         }
+    }
+
+    /// Arrivals the harness started late ([`HARNESS_LATE_AFTER`]) as a share of
+    /// those offered in the window (0 when none were).
+    pub fn harness_late_share(&self) -> f64 {
+        if self.offered == 0 {
+            0.0
+        } else {
+            self.harness_late as f64 / self.offered as f64
+        }
+    }
+
+    /// Whether the window measured the harness rather than the store: more than
+    /// [`HARNESS_BOUND_SHARE`] of its arrivals started late. Neither pass nor fail.
+    pub fn harness_bound(&self) -> bool {
+        self.harness_late_share() > HARNESS_BOUND_SHARE
     }
 
     /// (p50, p99, max) latency in ms per whole minute of the window, from the per-second
@@ -229,17 +263,23 @@ mod tests {
         let (tx, rx) = mpsc::unbounded_channel();
         let t0 = Instant::now();
         let ms = Duration::from_millis;
+        let at = |intended, ready, started, ended, ok| Sample { intended, ready, started, ended, ok };
         // On time: 2 ms of service.
-        tx.send(Sample { intended: t0, started: t0, ended: t0 + ms(2), ok: true }).unwrap();
-        // Started 50 ms late (queued behind others), then 2 ms of service.
-        tx.send(Sample { intended: t0 + ms(1), started: t0 + ms(51), ended: t0 + ms(53), ok: true }).unwrap();
+        tx.send(at(t0, t0, t0, t0 + ms(2), true)).unwrap();
+        // Started 50 ms late, as soon as its user's command before it finished, then 2 ms of
+        // service: late, but the store's doing, not the harness's.
+        tx.send(at(t0 + ms(1), t0 + ms(51), t0 + ms(51), t0 + ms(53), true)).unwrap();
         // During warm-up: ignored.
-        tx.send(Sample { intended: t0 - ms(5), started: t0, ended: t0 + ms(900), ok: true }).unwrap();
-        tx.send(Sample { intended: t0 + ms(3), started: t0 + ms(3), ended: t0 + ms(4), ok: false }).unwrap();
+        tx.send(at(t0 - ms(5), t0 - ms(5), t0, t0 + ms(900), true)).unwrap();
+        // Its user idle, yet started 2 ms late: the harness's lateness.
+        tx.send(at(t0 + ms(3), t0 + ms(3), t0 + ms(5), t0 + ms(6), false)).unwrap();
         drop(tx);
         let r = aggregate(rx, t0, t0 + Duration::from_secs(1)).await;
         // The failure is in the histogram too, at its time to failure.
         assert_eq!((r.latency.len(), r.late_starts, r.errors), (3, 1, 1));
+        // One of three started late: a third, far past the 1% that makes it harness-bound.
+        assert_eq!(r.harness_late, 1);
+        assert!((r.harness_late_share() - 1.0 / 3.0).abs() < 1e-9 && r.harness_bound());
         // Served: the three successes acknowledged in the window, the warm-up's included;
         // offered: the three due in it.
         assert_eq!((r.served, r.offered), (3, 3));
@@ -272,10 +312,24 @@ mod honesty {
         let t0 = Instant::now();
         let ms = Duration::from_millis;
         for i in 0..99 {
-            tx.send(Sample { intended: t0 + ms(i), started: t0 + ms(i), ended: t0 + ms(i + 1), ok: true }).unwrap();
+            tx.send(Sample {
+                intended: t0 + ms(i),
+                ready: t0 + ms(i),
+                started: t0 + ms(i),
+                ended: t0 + ms(i + 1),
+                ok: true,
+            })
+            .unwrap();
         }
         // One command failed after 800 ms (a timeout, say).
-        tx.send(Sample { intended: t0 + ms(100), started: t0 + ms(100), ended: t0 + ms(900), ok: false }).unwrap();
+        tx.send(Sample {
+            intended: t0 + ms(100),
+            ready: t0 + ms(100),
+            started: t0 + ms(100),
+            ended: t0 + ms(900),
+            ok: false,
+        })
+        .unwrap();
         drop(tx);
         let r = aggregate(rx, t0, t0 + Duration::from_secs(1)).await;
         assert_eq!(r.errors, 1);
@@ -293,7 +347,7 @@ mod honesty {
         for i in 0..1000u64 {
             let intended = t0 + ms(i);
             let ended = t0 + ms(i + i / 2);
-            tx.send(Sample { intended, started: intended, ended, ok: true }).unwrap();
+            tx.send(Sample { intended, ready: intended, started: intended, ended, ok: true }).unwrap();
         }
         drop(tx);
         let r = aggregate(rx, t0, t0 + Duration::from_secs(1)).await;
@@ -320,6 +374,7 @@ mod honesty {
             served_per_second: Vec::new(),
             marks: Vec::new(),
             late_starts: 0,
+            harness_late: 0,
             errors: 0,
             offered: 0,
             served: 0,

@@ -23,6 +23,25 @@ impl ServerCpu {
         POSTMASTER.store(postmaster, Ordering::Relaxed);
     }
 
+    /// The postmaster of a server on this machine, found from one of its backends' process
+    /// id (`pg_backend_pid()`): its parent, when that is a process of the same program. `None`
+    /// for a server elsewhere (no such process here) or in a container's own process space.
+    pub fn local_postmaster(backend: u32) -> Option<u32> {
+        let parent = stat(backend)?.ppid;
+        let comm = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|c| c.trim().to_string());
+        let (child, parent_comm) = (comm(backend)?, comm(parent)?);
+        (parent_comm.starts_with("postgres") || parent_comm == "postmaster" || parent_comm == child).then_some(parent)
+    }
+
+    /// Watches the server `conn` is connected to when it runs on this machine (its postmaster
+    /// found from the connection's backend); returns the postmaster, `None` when it is elsewhere.
+    pub async fn watch_local(conn: &mut sqlx::PgConnection) -> Option<u32> {
+        let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(conn).await.ok()?;
+        let pm = Self::local_postmaster(backend as u32)?;
+        Self::watch(pm);
+        Some(pm)
+    }
+
     /// The server's CPU time so far; `None` when the server is not one stroom started here.
     pub fn now() -> Option<Self> {
         let pm = Some(POSTMASTER.load(Ordering::Relaxed)).filter(|&p| p != 0)?;
@@ -92,6 +111,13 @@ mod tests {
         assert_eq!(s.ppid, 4000);
         assert!((s.utime - 2.5).abs() < 1e-9 && (s.stime - 0.5).abs() < 1e-9);
         assert!((s.cutime - 0.07).abs() < 1e-9 && (s.cstime - 0.03).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_process_whose_parent_is_another_program_has_no_local_postmaster() {
+        // This test's parent is cargo's test runner or a shell, not a postgres.
+        assert_eq!(ServerCpu::local_postmaster(std::process::id()), None);
+        assert_eq!(ServerCpu::local_postmaster(u32::MAX), None);
     }
 
     #[test]

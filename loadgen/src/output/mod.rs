@@ -1,5 +1,6 @@
 //! What a run leaves behind: result.json, report.md and report.html with its plots.
 
+pub(crate) mod ab_report;
 pub(crate) mod chart;
 pub(crate) mod compare_html;
 pub(crate) mod gate_section;

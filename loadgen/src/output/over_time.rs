@@ -126,6 +126,7 @@ mod tests {
             served_per_second: vec![1; p99_ms.len()],
             marks: Vec::new(),
             late_starts: 0,
+            harness_late: 0,
             errors: 0,
             offered: p99_ms.len() as u64,
             served: p99_ms.len() as u64,

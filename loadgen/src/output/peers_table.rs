@@ -34,8 +34,17 @@ pub fn render(f: &Figures) -> Option<String> {
             None => format!("{c:.0} events/s"),
         });
         let slo = get(st, "slo_rate_events_per_s").map(|r| {
-            let lower = get(st, "slo_failed_at_events_per_s").is_none();
-            format!("{}{r:.0} events/s", if lower { "≥ " } else { "" })
+            let upper = get(st, "slo_rate_upper_events_per_s").or_else(|| get(st, "slo_failed_at_events_per_s"));
+            let confirmed = match (get(st, "slo_confirmed"), get(st, "slo_confirm_s")) {
+                (Some(1.0), Some(s)) => format!(", confirmed over {s:.0} s"),
+                (Some(_), _) => ", unconfirmed".to_string(),
+                (None, _) => String::new(),
+            };
+            match upper {
+                Some(u) => format!("{r:.0} events/s (below {u:.0}{confirmed})"),
+                None if confirmed.is_empty() => format!("≥ {r:.0} events/s"),
+                None => format!("≥ {r:.0} events/s ({})", &confirmed[2..]),
+            }
         });
         let half = get(st, "half_slo.p99_ms").map(|p| match get(st, "half_slo.offered_events_per_s") {
             Some(r) => format!("{p:.1} ms at {r:.0} events/s"),
@@ -60,7 +69,8 @@ pub fn render(f: &Figures) -> Option<String> {
         "\nThe ceiling is the best closed-loop step; server CPU and WAL per event are that step's, \
          over every event it wrote (the WAL is the whole cluster's, so a peer in its own database \
          counts alike). The SLO rate is the highest constant rate whose open-loop p99 held the SLO \
-         with no error (≥: no rate tried failed); the p99 at half of it comes from one more window \
+         with no error, with the lowest rate that did not (≥: no rate tried failed); confirmed: it \
+         then held in a sustained window, every minute's p99 within the SLO; the p99 at half of it comes from one more window \
          as long as a search step.\n"
     );
     Some(s)
@@ -86,22 +96,28 @@ mod tests {
             ("append.per-school.ceiling_writers", 64.0),
             ("append.per-school.slo_rate_events_per_s", 4296.0),
             ("append.per-school.slo_failed_at_events_per_s", 5000.0),
+            ("append.per-school.slo_rate_upper_events_per_s", 4800.0),
+            ("append.per-school.slo_confirmed", 1.0),
+            ("append.per-school.slo_confirm_s", 600.0),
             ("append.per-school.half_slo.p99_ms", 4.25),
             ("append.per-school.half_slo.offered_events_per_s", 2148.0),
             ("append.per-school.server_cpu_us_per_event", 117.0),
             ("append.per-school.wal_bytes_per_event", 612.0),
             ("append.message-db.ceiling_events_per_s", 2275.0),
             ("append.message-db.slo_rate_events_per_s", 1914.0),
+            ("append.message-db.slo_confirmed", 0.0),
             ("append.rill.ceiling_events_per_s", 1442.0),
             ("append.rill.ceiling_writers", 1.0),
         ]))
         .unwrap();
         assert!(
-            t.contains("| `per-school` | 8593 events/s (64 writers) | 4296 events/s | 4.2 ms at 2148 events/s | 117 µs | 612 bytes |"),
+            t.contains("| `per-school` | 8593 events/s (64 writers) | 4296 events/s (below 4800, confirmed over 600 s) | 4.2 ms at 2148 events/s | 117 µs | 612 bytes |"),
             "{t}"
         );
         assert!(
-            t.contains("| `message-db` (peer) | 2275 events/s | ≥ 1914 events/s | not run | not run | not run |"),
+            t.contains(
+                "| `message-db` (peer) | 2275 events/s | ≥ 1914 events/s (unconfirmed) | not run | not run | not run |"
+            ),
             "{t}"
         );
         assert!(t.contains("| `rill` | 1442 events/s (1 writer) | not run |"), "{t}");

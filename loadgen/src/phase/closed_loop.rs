@@ -28,7 +28,7 @@ use super::open_loop::Failures;
 use crate::measure::latency::histogram;
 
 /// What one closed-loop step measured.
-pub(super) struct ClosedStep {
+pub(crate) struct ClosedStep {
     /// Events acknowledged in the measured window.
     pub events: u64,
     /// Events acknowledged over the whole step, warm-up and drain included.
@@ -55,9 +55,9 @@ impl ClosedStep {
 }
 
 /// Appends from `feed` with `writers` appends in flight at most, for a warm-up and then the
-/// measured window. When the window closes, appends not yet started are dropped (the next
-/// step starts on an empty store) and those in flight are awaited.
-pub(super) async fn closed_loop(
+/// measured window. When the window closes, those in flight are awaited and appends not yet
+/// started go back to `feed`, in each stream's order, for a step that goes on from here.
+pub(crate) async fn closed_loop(
     appender: &Appender,
     feed: &mut Feed,
     writers: usize,
@@ -127,5 +127,9 @@ pub(super) async fn closed_loop(
             }
         }
     }
+    // Each ready append heads its stream; those queued behind follow it.
+    let mut back: Vec<Append> = ready.into_iter().collect();
+    back.extend(busy.into_values().flatten());
+    feed.give_back(back);
     step
 }

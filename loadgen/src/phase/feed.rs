@@ -115,6 +115,15 @@ impl Feed {
         }
     }
 
+    /// Puts appends taken but never started back in front, in their order: the next
+    /// [`Self::next`] returns the first of them. A feed that goes on after a step (an A/B
+    /// run's steps, [`crate::stepper`]) so keeps every stream's versions in sequence.
+    pub fn give_back(&mut self, appends: Vec<Append>) {
+        for a in appends.into_iter().rev() {
+            self.chunk.push_front(a);
+        }
+    }
+
     /// The next append.
     pub async fn next(&mut self) -> Append {
         loop {

@@ -22,6 +22,7 @@ use stroom_reference::read_model::Fold;
 use stroom_reference::{Appender, CommandHandler, Error as StoreError, TransactorConfig};
 use tokio::sync::mpsc;
 
+use super::ticker::Ticker;
 use super::{all_schools, generator_config};
 use crate::error::Result;
 use crate::figures::{Figure, Figures};
@@ -228,6 +229,8 @@ async fn drive(
         let (handler, samples, loads, rejected, outstanding, lag) =
             (handler.clone(), samples_tx.clone(), loads.clone(), rejected.clone(), outstanding.clone(), lag.clone());
         tasks.push(tokio::spawn(async move {
+            // When this user finished its last command (see `open_loop`).
+            let mut free_at: Option<Instant> = None;
             while let Some((command, intended)) = rx.recv().await {
                 // The events the command writes, for the lag of the measured ones.
                 let ids: Vec<uuid::Uuid> = match (&lag, &command) {
@@ -258,7 +261,10 @@ async fn drive(
                 if let (true, Some(lag)) = (ok, &lag) {
                     ids.into_iter().for_each(|id| lag.acked(id));
                 }
-                let _ = samples.send(Sample { intended, started, ended: Instant::now(), ok });
+                let ended = Instant::now();
+                let ready = free_at.map_or(intended, |f| f.max(intended));
+                free_at = Some(ended);
+                let _ = samples.send(Sample { intended, ready, started, ended, ok });
                 outstanding.fetch_sub(1, Ordering::Relaxed);
             }
         }));
@@ -267,19 +273,23 @@ async fn drive(
     let backlog_limit = (peak_rate(commands, plan.speedup) * 5.0).max(100.0) as i64;
     let mut saturated = false;
     let mut unsent = 0u64;
-    for c in commands {
-        let offset_s = (c.due_us - window_start_us) as f64 / 1e6 / plan.speedup;
-        let intended = start + Duration::from_secs_f64(offset_s);
-        if intended >= until {
-            break;
-        }
+    let due: Vec<Instant> = commands
+        .iter()
+        .map(|c| start + Duration::from_secs_f64((c.due_us - window_start_us) as f64 / 1e6 / plan.speedup))
+        .take_while(|&t| t < until)
+        .collect();
+    let mut ticker = Ticker::start(due.into_iter());
+    let mut commands = commands.iter();
+    while let (Some(intended), Some(c)) = (ticker.next().await, commands.next()) {
         if saturated || outstanding.load(Ordering::Relaxed) > backlog_limit {
             // Past saturation: the commands still due in the window are counted, not sent.
+            if !saturated {
+                ticker.hurry();
+            }
             saturated = true;
             unsent += u64::from(intended >= from);
             continue;
         }
-        tokio::time::sleep_until(intended.into()).await;
         let k = (c.stream.as_u64_pair().1 % plan.users as u64) as usize;
         outstanding.fetch_add(1, Ordering::Relaxed);
         if queues[k].send((c.command.clone(), intended)).is_err() {

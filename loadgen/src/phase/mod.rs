@@ -23,6 +23,8 @@ mod settle;
 mod slo_search;
 pub mod soak;
 mod stall;
+pub mod steps;
+mod ticker;
 
 pub use settle::settle;
 

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use super::feed::Feed;
 use super::schedule::Schedule;
+use super::ticker::Ticker;
 use crate::figures::{Figure, Figures};
 use crate::measure::latency::{aggregate, Recorded, Sample};
 use crate::measure::{HostCpu, LagMeter};
@@ -84,12 +85,16 @@ pub(super) async fn open_loop(
         let (appender, samples, outstanding, failures, lag) =
             (appender.clone(), samples_tx.clone(), outstanding.clone(), failures.clone(), lag.cloned());
         tasks.push(tokio::spawn(async move {
+            // When this user finished its last command: a command due before then waited
+            // for the store, not for the harness.
+            let mut free_at: Option<Instant> = None;
             while let Some((a, intended)) = rx.recv().await {
                 let ids: Vec<_> = match &lag {
                     Some(_) if intended >= from => a.events.iter().map(|e| e.id).collect(),
                     _ => Vec::new(),
                 };
                 let started = Instant::now();
+                let ready = free_at.map_or(intended, |f| f.max(intended));
                 let result = appender.append(a).await;
                 if let Err(e) = &result {
                     failures.add(e);
@@ -98,27 +103,31 @@ pub(super) async fn open_loop(
                 if let (true, Some(lag)) = (ok, &lag) {
                     ids.into_iter().for_each(|id| lag.acked(id));
                 }
-                let _ = samples.send(Sample { intended, started, ended: Instant::now(), ok });
+                let ended = Instant::now();
+                free_at = Some(ended);
+                let _ = samples.send(Sample { intended, ready, started, ended, ok });
                 outstanding.fetch_sub(1, Ordering::Relaxed);
             }
         }));
     }
     drop(samples_tx);
     let backlog_limit = (rate.peak() * 5.0).max(100.0) as i64;
+    let schedule = Schedule::new(rate, arrivals, (warmup_s, duration_s), seed);
+    let mut ticker = Ticker::start(
+        schedule.map(move |offset| start + Duration::from_secs_f64(offset)).take_while(move |&t| t < until),
+    );
     let mut saturated = false;
     let mut unsent = 0u64;
     let mut to_fail = failures.1;
-    for offset in Schedule::new(rate, arrivals, (warmup_s, duration_s), seed) {
-        let intended = start + Duration::from_secs_f64(offset);
-        if intended >= until {
-            break;
-        }
+    while let Some(intended) = ticker.next().await {
         if saturated || outstanding.load(Ordering::Relaxed) > backlog_limit {
+            if !saturated {
+                ticker.hurry();
+            }
             saturated = true;
             unsent += u64::from(intended >= from);
             continue;
         }
-        tokio::time::sleep_until(intended.into()).await;
         let a = feed.next().await;
         let k = owner(&a, users);
         if to_fail > 0 && intended >= from {
@@ -174,6 +183,8 @@ pub(crate) fn record_open(
     figures.insert(format!("{prefix}.service_p99_ms"), one("ms", r.service_ms(0.99)));
     figures.insert(format!("{prefix}.late_starts"), one("count", r.late_starts as f64));
     figures.insert(format!("{prefix}.late_start_share"), one("share", r.late_start_share()));
+    figures.insert(format!("{prefix}.harness_late_share"), one("share", r.harness_late_share()));
+    figures.insert(format!("{prefix}.harness_bound"), one("flag", f64::from(u8::from(r.harness_bound()))));
     figures.insert(format!("{prefix}.errors"), one("count", r.errors as f64));
     figures.insert(format!("{prefix}.unsent"), one("count", r.unsent as f64));
     figures.insert(format!("{prefix}.saturated"), one("flag", f64::from(u8::from(saturated))));
@@ -195,6 +206,8 @@ pub(crate) const WORST_OF: &[&str] = &[
     "service_p99_ms",
     "late_starts",
     "late_start_share",
+    "harness_late_share",
+    "harness_bound",
     "errors",
     "unsent",
     "saturated",

@@ -152,10 +152,11 @@ pub async fn run(
     Ok(runs)
 }
 
-/// Waits until the standby replayed everything the primary wrote so far.
+/// Waits until the standby replayed everything the primary wrote so far: the insert position,
+/// since with synchronous_commit off a commit can sit in the WAL buffers past the write position.
 async fn caught_up(primary: &PgPool, standby: &PgPool) -> Result<()> {
     let db = |action| move |source| Error::Database { action, source };
-    let lsn: String = sqlx::query_scalar("SELECT pg_current_wal_lsn()::text")
+    let lsn: String = sqlx::query_scalar("SELECT pg_current_wal_insert_lsn()::text")
         .fetch_one(primary)
         .await
         .map_err(db("reading the primary's WAL position"))?;

@@ -3,8 +3,10 @@
 //! bisection between the highest passing rate and the lowest failing one above it.
 //!
 //! The answer is the highest passing rate *below every failing rate*: a rate that passed
-//! above one that failed is noise, not capacity. Nothing here touches a database; the append
-//! phase hands it a step that runs one real open-loop window.
+//! above one that failed is noise, not capacity. A harness-bound step (the load generator
+//! fell behind its own schedule) neither passes nor fails: it bounds the search from above
+//! like a failure, and the search reports it as the harness's own limit. Nothing here touches
+//! a database; the append phase hands it a step that runs one real open-loop window.
 
 /// One step's outcome.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,6 +17,9 @@ pub struct Step {
     pub p99_ms: f64,
     /// Whether the step held the SLO with no error and no saturation.
     pub passed: bool,
+    /// Whether the load generator fell behind (more than 1% of arrivals started over 1 ms
+    /// late): then the step measured the harness, and `passed` is false.
+    pub harness_bound: bool,
 }
 
 /// How the search runs.
@@ -33,8 +38,11 @@ pub struct Bounds {
 pub struct Found {
     /// Events/s; 0 when no step passed.
     pub rate: f64,
-    /// The lowest failing rate, if any step failed: the SLO rate lies between the two.
+    /// The lowest rate that did not pass (failed, or was harness-bound), if any: the SLO rate
+    /// lies between `rate` and this.
     pub failed_at: Option<f64>,
+    /// The lowest harness-bound rate, if any: the harness's own limit in this run.
+    pub harness_bound_at: Option<f64>,
     /// The steps in the order they ran.
     pub steps: Vec<Step>,
 }
@@ -81,8 +89,37 @@ impl Search {
     /// What the steps so far found.
     pub fn found(&self) -> Found {
         let (pass, fail) = found(&self.steps);
-        Found { rate: pass.unwrap_or(0.0), failed_at: fail, steps: self.steps.clone() }
+        let harness_bound_at = self.steps.iter().filter(|s| s.harness_bound).map(|s| s.rate).min_by(f64::total_cmp);
+        Found { rate: pass.unwrap_or(0.0), failed_at: fail, harness_bound_at, steps: self.steps.clone() }
     }
+}
+
+/// What a confirming window found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmed {
+    /// Every whole minute's p99 held the SLO, with no error and no saturation.
+    Held,
+    /// A minute's p99 broke the SLO, or an append failed, or dispatch saturated.
+    Missed,
+    /// The load generator fell behind: the window measured the harness.
+    HarnessBound,
+}
+
+/// Judges a confirming window by its worst minute, not its whole: a checkpoint's minute
+/// that breaks the SLO is what a user running at the rate would see.
+pub fn confirmed(minute_p99_ms: &[f64], errors: u64, saturated: bool, harness_bound: bool, slo_ms: f64) -> Confirmed {
+    if harness_bound {
+        Confirmed::HarnessBound
+    } else if errors > 0 || saturated || minute_p99_ms.is_empty() || minute_p99_ms.iter().any(|&p| p > slo_ms) {
+        Confirmed::Missed
+    } else {
+        Confirmed::Held
+    }
+}
+
+/// The rate a confirmation tries after a miss at `rate`: one search tolerance down.
+pub fn step_down(rate: f64, tolerance: f64) -> f64 {
+    (rate / (1.0 + tolerance)).floor()
 }
 
 #[cfg(test)]
@@ -119,7 +156,7 @@ mod tests {
     fn fake(service_rate: f64, slo_ms: f64) -> impl FnMut(f64) -> Step {
         move |rate| {
             let p99_ms = queue_p99_ms(rate, service_rate);
-            Step { rate, p99_ms, passed: p99_ms <= slo_ms }
+            Step { rate, p99_ms, passed: p99_ms <= slo_ms, harness_bound: false }
         }
     }
 
@@ -153,12 +190,46 @@ mod tests {
             rate,
             p99_ms: 900.0,
             passed: false,
+            harness_bound: false,
         });
         assert_eq!(none.rate, 0.0);
         assert_eq!(none.steps.len(), 5);
         // Noise: 400 passed although 200 failed. The answer stays below 200.
-        let steps =
-            [(100.0, true), (200.0, false), (400.0, true)].map(|(rate, passed)| Step { rate, p99_ms: 0.0, passed });
+        let steps = [(100.0, true), (200.0, false), (400.0, true)].map(|(rate, passed)| Step {
+            rate,
+            p99_ms: 0.0,
+            passed,
+            harness_bound: false,
+        });
         assert_eq!(found(&steps), (Some(100.0), Some(200.0)));
+    }
+
+    #[test]
+    fn a_harness_bound_step_bounds_the_search_and_is_reported_as_the_harness_limit() {
+        // The store would hold 1900/s, but the load generator falls behind from 1200/s on.
+        let mut store = fake(2000.0, 50.0);
+        let found = run(Bounds { start: 500.0, max_steps: 12, tolerance: 0.05 }, |rate| {
+            let step = store(rate);
+            match rate >= 1200.0 {
+                true => Step { passed: false, harness_bound: true, ..step },
+                false => step,
+            }
+        });
+        let limit = found.harness_bound_at.unwrap();
+        assert!(limit >= 1200.0 && found.rate < 1200.0, "{found:?}");
+        assert_eq!(found.failed_at, Some(limit), "the harness's limit bounds the rate found");
+        assert!(found.rate * 1.05 >= limit, "the search still converges below the limit: {found:?}");
+    }
+
+    #[test]
+    fn a_confirming_window_holds_only_when_every_minute_held() {
+        assert_eq!(confirmed(&[12.0, 30.0, 49.0], 0, false, false, 50.0), Confirmed::Held);
+        // One minute with a checkpoint in it broke the SLO: the whole window missed.
+        assert_eq!(confirmed(&[12.0, 61.0, 20.0], 0, false, false, 50.0), Confirmed::Missed);
+        assert_eq!(confirmed(&[12.0], 1, false, false, 50.0), Confirmed::Missed);
+        assert_eq!(confirmed(&[12.0], 0, true, false, 50.0), Confirmed::Missed);
+        assert_eq!(confirmed(&[], 0, false, false, 50.0), Confirmed::Missed, "nothing measured holds nothing");
+        assert_eq!(confirmed(&[12.0], 0, false, true, 50.0), Confirmed::HarnessBound);
+        assert_eq!(step_down(1150.0, 0.15), 1000.0);
     }
 }

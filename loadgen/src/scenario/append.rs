@@ -50,6 +50,10 @@ pub struct AppendPlan {
     pub lane_writer: RowWriter,
     /// Per-school: statements committing at once (default: one per core of this machine).
     pub commit_lanes: usize,
+    /// Closed loop: pgbench runs each one-by-one strategy's statements right after its step
+    /// (`calibrate.pgbench.…`, `vs_pgbench`); off where only the strategies are compared
+    /// (the gate).
+    pub pgbench: bool,
     /// The simulated hour of the first day every closed-loop step starts at, on a store
     /// bulk-loaded with the day up to then (default 10, the busiest hour; 0: from midnight).
     pub start_hour: f64,
@@ -91,6 +95,15 @@ pub struct SloSearch {
     /// The first rate tried as a share of the strategy's closed-loop ceiling (default 0.5);
     /// 1000 events/s when there is no ceiling.
     pub start_share: f64,
+    /// Strategies whose rate found is confirmed in a sustained window before it is reported
+    /// (default: per-school and batched, where searched); the others' are marked unconfirmed.
+    #[serde(serialize_with = "ser_strategies")]
+    pub confirm: Vec<Strategy>,
+    /// Seconds of a confirming window; `None` (the default) for two of the server's
+    /// checkpoint intervals (`checkpoint_timeout`), read when the run starts.
+    pub confirm_s: Option<f64>,
+    /// Confirming windows at most per strategy, each a step down after a failure (default 3).
+    pub confirm_tries: usize,
 }
 
 impl AppendPlan {
@@ -186,6 +199,7 @@ pub(super) struct RawAppend {
     row_writer: Option<Spanned<String>>,
     lane_writer: Option<Spanned<String>>,
     commit_lanes: Option<Spanned<usize>>,
+    pgbench: Option<Spanned<bool>>,
     start_hour: Option<Spanned<f64>>,
     open: Option<RawOpen>,
     slo_search: Option<RawSloSearch>,
@@ -199,6 +213,9 @@ struct RawSloSearch {
     max_steps: Option<Spanned<usize>>,
     tolerance: Option<Spanned<f64>>,
     start_share: Option<Spanned<f64>>,
+    confirm: Option<Spanned<Vec<String>>>,
+    confirm_s: Option<Spanned<f64>>,
+    confirm_tries: Option<Spanned<usize>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -367,6 +384,7 @@ pub(super) fn append_plan(p: &Problems<'_>, a: &RawAppend) -> Result<AppendPlan>
         row_writer,
         lane_writer,
         commit_lanes,
+        pgbench: value(&a.pgbench, true),
         start_hour,
         arrivals,
         slo_search,
@@ -396,7 +414,26 @@ fn slo_search(p: &Problems<'_>, r: &RawSloSearch, open_strategies: &[Strategy]) 
     if below(start_share, 1e-6) || start_share > 4.0 {
         return Err(p.at(span(&r.start_share), "append.slo_search.start_share", "give a share of the ceiling, 0 to 4"));
     }
-    Ok(SloSearch { strategies, step_s, max_steps, tolerance, start_share })
+    let confirm = match &r.confirm {
+        Some(c) if c.get_ref().is_empty() => Vec::new(),
+        Some(c) => parse_strategies(p, c, "append.slo_search.confirm")?,
+        None => strategies.iter().copied().filter(|s| matches!(s, Strategy::PerSchool | Strategy::Batched)).collect(),
+    };
+    if let Some(stray) = confirm.iter().find(|c| !strategies.contains(c)) {
+        let why =
+            format!("{} is not searched (append.slo_search.strategies), so it has no rate to confirm", stray.name());
+        return Err(p.at(span(&r.confirm), "append.slo_search.confirm", why));
+    }
+    let confirm_s = r.confirm_s.as_ref().map(|v| *v.get_ref());
+    if confirm_s.is_some_and(|c| below(c, MIN_APPEND_SECONDS)) {
+        let why = format!("too short (at least {MIN_APPEND_SECONDS} s; leave it out for two checkpoint intervals)");
+        return Err(p.at(span(&r.confirm_s), "append.slo_search.confirm_s", why));
+    }
+    let confirm_tries = value(&r.confirm_tries, 3);
+    if confirm_tries < 1 {
+        return Err(p.at(span(&r.confirm_tries), "append.slo_search.confirm_tries", "give at least 1"));
+    }
+    Ok(SloSearch { strategies, step_s, max_steps, tolerance, start_share, confirm, confirm_s, confirm_tries })
 }
 
 fn writer(p: &Problems<'_>, w: &Option<Spanned<String>>, key: &str, default: RowWriter) -> Result<RowWriter> {

@@ -80,6 +80,14 @@ fn steps_start_at_the_busy_hour_unless_told_another_hour_of_the_day() {
         err(&format!("{open}[append.slo_search]\nstep_s = 0.5\n")),
         "s.toml:12: append.slo_search.step_s: 0.5 s is too short (at least 1 s; 60 s holds a checkpoint)"
     );
+    // Per-school's rate is confirmed by default, over two checkpoint intervals, three tries.
+    assert_eq!((search.confirm.clone(), search.confirm_s, search.confirm_tries), (vec![Strategy::PerSchool], None, 3));
+    let none = plan(&format!("{open}[append.slo_search]\nconfirm = []\nconfirm_s = 90\n")).slo_search.unwrap();
+    assert_eq!((none.confirm.len(), none.confirm_s), (0, Some(90.0)));
+    assert_eq!(
+        err(&format!("{open}[append.slo_search]\nconfirm = [\"batched\"]\n")),
+        "s.toml:12: append.slo_search.confirm: batched is not searched (append.slo_search.strategies), so it has no rate to confirm"
+    );
     assert_eq!(
         err(&format!("{open}start_hour = 24\n")),
         "s.toml:11: append.open.start_hour: 24 is not an hour of the day"

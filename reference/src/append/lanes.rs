@@ -137,10 +137,7 @@ async fn commit(pool: &sqlx::PgPool, how: How, group: Vec<Batch>) {
         RowWriter::Copy => commit_within(how.timeout, copy_group(pool, how.payload, how.lease_s, &group)).await,
     };
     if how.slowdown > 0.0 {
-        // A thread sleep, not tokio's timer: that one rounds up to whole milliseconds, several
-        // times a sub-millisecond commit. `block_in_place` hands this worker's other tasks on.
-        let extra = started.elapsed().mul_f64(how.slowdown / (1.0 - how.slowdown));
-        tokio::task::block_in_place(|| std::thread::sleep(extra));
+        crate::slowdown::hold(started.elapsed(), how.slowdown);
     }
     match result {
         Ok(mut given) => {

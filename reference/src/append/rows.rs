@@ -24,11 +24,12 @@
 //! psql, 550 rows in arrival order cost 4.5–5.5 ms as binary COPY and as `INSERT … SELECT` alike.
 //! With a checkpoint before every measured step (so the COPY reference no longer shares the
 //! load phase's): per-school 36.8k against 142.0k (`results/baseline/20261127T123031Z`).
-//! Session 7, with every measured step on an empty store (as the COPY reference is), a closed
-//! loop that polls every append in flight from one task, and lanes returning only each school's
-//! base: per-school 92.5k against 107.7k and 84.5k against 126.4k, in two runs of the same commit
+//! From e9d80e3 (2026-11-28), with every measured step on an empty store (as the COPY
+//! reference is), a closed loop that polls every append in flight from one task, and lanes
+//! returning only each school's base: per-school 92.5k against 107.7k and 84.5k against 126.4k, in two runs of the same commit
 //! (`results/baseline/20261127T235136Z`, `20261128T001116Z`).
-//! Session 8: the lanes write their groups by binary COPY by default; see `lanes.rs`.
+//! From ee52877 (2026-11-28): the lanes write their groups by binary COPY by default; see
+//! `lanes.rs`.
 
 use sqlx::PgConnection;
 

@@ -59,6 +59,7 @@ impl Fold {
     /// Folds one event into the model.
     pub fn apply(&self, model: &mut ReadModel, env: &Envelope) {
         handle(self.handlers, model, env);
+        crate::slowdown::fold_extra();
         if self.extra_ns_per_event > 0 {
             let until = std::time::Instant::now() + std::time::Duration::from_nanos(self.extra_ns_per_event);
             while std::time::Instant::now() < until {

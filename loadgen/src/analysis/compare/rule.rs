@@ -172,7 +172,11 @@ fn skipped(parts: &[&str]) -> bool {
     let numbered =
         |s: &str, p: &str| s.strip_prefix(p).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
     parts.first() == Some(&"plan")
-        || parts.iter().any(|p| numbered(p, "slo_step") || p.starts_with("slo_failed_at"))
+        || parts.iter().any(|p| {
+            numbered(p, "slo_step")
+                || numbered(p, "slo_confirm")
+                || ["slo_failed_at", "slo_rate_upper", "slo_harness_limit"].iter().any(|f| p.starts_with(f))
+        })
         || (parts.first() == Some(&"soak") && parts.get(1).is_some_and(|p| numbered(p, "m")))
         || (parts.first() == Some(&"calibrate") && parts.get(2).is_some_and(|p| numbered(p, "k")))
 }

@@ -1,0 +1,213 @@
+//! The steps of a stepped A/B run (`stroom ab`, `stroom ab-steps`): short measurements that
+//! one arm's process repeats on request, its stores, feeds and projector kept between them.
+//!
+//! A whole run of a scenario takes half a minute, and on a shared VM the core's speed moves
+//! within seconds: two runs of one build half a minute apart differ by 14–28% in their rates.
+//! So the runner asks the two arms for the same step back to back, a second apart, and pairs
+//! those two figures; many such pairs make the interval. A step goes on from where the arm's
+//! last one stopped (the closed loop hands its unstarted appends back to the feed), so no step
+//! reloads a store.
+//!
+//! Steps, each named as the runner asks for it:
+//! * `append:<strategy>`: the closed loop at the scenario's first writer count for
+//!   [`APPEND_SECONDS`] after a short warm-up: `append.<s>.c<N>.events_per_s`, and the server
+//!   CPU per event when the server is local.
+//! * `fold`: the fixed fold, at least [`FOLD_SECONDS`]: `replay.fold.events_per_s`.
+//! * `poll`: a projector on the first partitioned strategy's store (per-school's) reads its
+//!   feed from the start, in full batches of [`POLL_BATCH`], for at least [`POLL_SECONDS`]:
+//!   `live.<s>.project_poll_ms`, the mean time of one poll (the feed query and the fold of its
+//!   batch). Every poll step reads the same first batches, the bulk-loaded morning, so its
+//!   work does not depend on how fast the arm appended.
+//!
+//! Every figure is named `step.<the run's figure name>`, judged as that figure is.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use sqlx::Connection;
+
+use stroom_reference::read_model::Fold;
+use stroom_reference::{Appender, Projector, Schema, Store, Strategy, TransactorConfig};
+
+use super::append::{restart, stop};
+use super::closed_loop::closed_loop;
+use super::feed::Feed;
+use super::open_loop::Failures;
+use super::{all_schools, cpu_reference};
+use crate::error::{Error, Result};
+use crate::measure::ServerCpu;
+use crate::namespace::fresh_store;
+use crate::scenario::Scenario;
+
+/// The measured window of an append step.
+pub const APPEND_SECONDS: f64 = 1.0;
+/// Its warm-up: the transactors' queues and the connections' caches refill.
+const APPEND_WARMUP_S: f64 = 0.25;
+/// The fold step's least length.
+pub const FOLD_SECONDS: f64 = 0.4;
+/// Events a poll of the poll step reads.
+pub const POLL_BATCH: usize = 500;
+/// The poll step's least length.
+pub const POLL_SECONDS: f64 = 0.4;
+
+/// What one step measured: figures by name, and wrong outcomes in words.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct StepOutcome {
+    /// The step's name, as asked.
+    pub step: String,
+    /// Figures, each `step.<figure>`.
+    pub figures: BTreeMap<String, f64>,
+    /// Appends that failed, and the like.
+    pub wrong: Vec<String>,
+}
+
+/// One strategy's store and the appender and feed that go on between steps.
+struct Lane {
+    namespace: String,
+    strategy: Strategy,
+    store: Store,
+    running: Option<(Appender, Feed)>,
+}
+
+/// One arm's steps, ready to run.
+#[allow(missing_debug_implementations)]
+pub struct Stepper {
+    lanes: Vec<Lane>,
+    writers: usize,
+    failures: Failures,
+    /// The lane whose store the poll step reads.
+    poll_lane: Option<usize>,
+}
+
+/// The steps `scenario` gives, in the order a round runs them: each stroom strategy of
+/// `[append]` (a peer's is not stroom's code), the fold, and the poll when a partitioned
+/// strategy is among them. Both arms and the runner derive the same list from the file.
+pub fn step_names(scenario: &Scenario) -> Vec<String> {
+    let mut names = Vec::new();
+    let strategies: Vec<Strategy> = scenario
+        .append
+        .as_ref()
+        .map(|a| a.strategies.iter().copied().filter(|s| !s.is_peer()).collect())
+        .unwrap_or_default();
+    names.extend(strategies.iter().map(|s| format!("append:{}", s.name())));
+    names.push("fold".into());
+    if strategies.iter().any(|s| s.layout() == stroom_reference::Layout::Partitioned) {
+        names.push("poll".into());
+    }
+    names
+}
+
+impl Stepper {
+    /// Opens a store of its own per strategy for arm `arm` (namespaces `stroom_ab_<arm>_<s>`)
+    /// on `url`, loads the first day up to the start hour, and starts each strategy there.
+    pub async fn prepare(url: &str, scenario: &Scenario, arm: &str) -> Result<Self> {
+        let plan = scenario
+            .append
+            .as_ref()
+            .ok_or_else(|| Error::Task(format!("{}: a stepped A/B run needs an [append] section", scenario.name)))?;
+        if let Ok(mut conn) = sqlx::PgConnection::connect(url).await {
+            ServerCpu::watch_local(&mut conn).await;
+            conn.close().await.ok();
+        }
+        let writers = plan.writers.first().copied().unwrap_or(8);
+        let schools = all_schools(scenario);
+        let mut lanes = Vec::new();
+        for strategy in plan.strategies.iter().copied().filter(|s| !s.is_peer()) {
+            let schema =
+                Schema::new(strategy.layout(), scenario.payload).with_hash_partitions(scenario.hash_partitions);
+            let connections = match strategy {
+                Strategy::Rill | Strategy::Single | Strategy::MessageDb => (writers as u32 + 4).clamp(8, 90),
+                Strategy::Batched | Strategy::PerSchool => 16,
+            };
+            let name = format!("ab_{arm}_{}", strategy.name());
+            let store = fresh_store(url, &name, schema, connections).await?;
+            store.add_schools(&schools).await?;
+            let config = TransactorConfig {
+                writer: plan.row_writer,
+                lane_writer: plan.lane_writer,
+                commit_lanes: plan.commit_lanes,
+                injected_slowdown: if strategy == Strategy::PerSchool {
+                    scenario.inject.per_school_slowdown
+                } else {
+                    0.0
+                },
+                ..TransactorConfig::default()
+            };
+            let mut running = None;
+            restart(strategy, &store, &config, scenario, plan.start_hour, &mut running).await?;
+            lanes.push(Lane { namespace: format!("stroom_{}", name.replace('-', "_")), strategy, store, running });
+        }
+        let poll_lane = lanes
+            .iter()
+            .position(|l| l.strategy == Strategy::PerSchool)
+            .or_else(|| lanes.iter().position(|l| l.strategy.layout() == stroom_reference::Layout::Partitioned));
+        Ok(Self { lanes, writers, failures: Failures::injecting(0), poll_lane })
+    }
+
+    /// Runs the step `name` (one of [`step_names`]).
+    pub async fn step(&mut self, name: &str) -> Result<StepOutcome> {
+        let mut out = StepOutcome { step: name.to_string(), ..StepOutcome::default() };
+        if let Some(strategy) = name.strip_prefix("append:") {
+            let writers = self.writers;
+            let lane = self
+                .lanes
+                .iter_mut()
+                .find(|l| l.strategy.name() == strategy)
+                .ok_or_else(|| Error::Task(format!("no strategy {strategy:?} in this scenario's [append]")))?;
+            let (appender, feed) = lane.running.as_mut().expect("started in prepare");
+            let before = ServerCpu::now();
+            let step = closed_loop(appender, feed, writers, APPEND_WARMUP_S, APPEND_SECONDS, &self.failures).await;
+            let after = ServerCpu::now();
+            let prefix = format!("step.append.{strategy}");
+            out.figures.insert(format!("{prefix}.c{writers}.events_per_s"), step.events as f64 / APPEND_SECONDS);
+            if let Some(us) = ServerCpu::us_per_event(before, after, step.events_all) {
+                out.figures.insert(format!("{prefix}.server_cpu_us_per_event"), us);
+            }
+            if step.failed > 0 {
+                out.wrong.push(format!("append.{strategy}: {} appends failed", step.failed));
+            }
+        } else if name == "fold" {
+            let started = Instant::now();
+            let mut events = 0.0;
+            while started.elapsed() < Duration::from_secs_f64(FOLD_SECONDS) {
+                let t = Instant::now();
+                let rate = cpu_reference::once()?;
+                events += rate * t.elapsed().as_secs_f64();
+            }
+            out.figures.insert("step.replay.fold.events_per_s".into(), events / started.elapsed().as_secs_f64());
+        } else if name == "poll" {
+            let Some(lane) = self.poll_lane.map(|i| &self.lanes[i]) else {
+                return Err(Error::Task("the poll step needs a partitioned strategy in [append]".into()));
+            };
+            let mut projector = Projector::from_start(lane.store.clone(), Fold::default()).with_batch(POLL_BATCH);
+            let (mut polls, mut took) = (0u32, Duration::ZERO);
+            while took < Duration::from_secs_f64(POLL_SECONDS) {
+                let began = Instant::now();
+                let n = projector.step_observed(|_| {}).await?;
+                if n < POLL_BATCH {
+                    break; // the whole feed read: a short batch is not timed
+                }
+                polls += 1;
+                took += began.elapsed();
+            }
+            if polls > 0 {
+                let s = lane.strategy.name();
+                out.figures
+                    .insert(format!("step.live.{s}.project_poll_ms"), took.as_secs_f64() * 1e3 / f64::from(polls));
+            }
+        } else {
+            return Err(Error::Task(format!("{name:?} is not a step (append:<strategy>, fold, poll)")));
+        }
+        Ok(out)
+    }
+
+    /// Stops the appenders and drops the stores.
+    pub async fn close(mut self) {
+        for lane in &mut self.lanes {
+            stop(lane.running.take()).await;
+            let drop = format!("DROP SCHEMA IF EXISTS {} CASCADE", lane.namespace);
+            let _ = sqlx::query(&drop).execute(lane.store.pool()).await;
+            lane.store.pool().close().await;
+        }
+    }
+}
