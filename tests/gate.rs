@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use stroom_cluster::testing::TestDatabase;
+use stroom_loadgen::MAX_BAND;
 
 const SCENARIO: &str = r#"
 name = "gate"
@@ -25,7 +26,7 @@ strategies = ["single", "per-school"]
 writers = [1, 4]
 duration_s = 3
 warmup_s = 0.2
-# One lane: per-school is then bound by its commits, so a commit path 30% slower serves 30% less.
+# One lane: per-school is then bound by its commits, so a slower commit path serves less.
 commit_lanes = 1
 [append.writers_by_strategy]
 per-school = [2, 64]
@@ -224,30 +225,41 @@ async fn results_match_the_schema_and_the_gate_fails_on_each_injected_fault() {
     assert!(failed.iter().all(|f| limits.contains(f)), "a baseline against itself passes:\n{table}");
     assert_eq!(code == Some(0), failed.is_empty(), "the exit code follows the verdicts:\n{table}");
 
-    // A fold three times slower: twice its measured time per event added as busy work.
-    let ns = (2e9 / figure(&baseline, "replay.fold.events_per_s")) as u64;
-    // The sequential replay dropped (a missing figure), per-school commits 30% slower, one error.
+    // Each fault is bigger than the widest band the gate gives a figure ([`MAX_BAND`], a fall to
+    // a quarter): a merged baseline of two runs on a noisy VM can spread a figure that wide (a
+    // CI run of bba62d8 gave per-school's ceiling ±71%, and a 71% loss passed as noise), and a
+    // band gate cannot see a smaller change there; the paired A/B gate (`tests/ab.rs`) is the one
+    // that sees 10%. A fold five times slower: four times its measured time per event added.
+    let ns = (4e9 / figure(&baseline, "replay.fold.events_per_s")) as u64;
+    // The sequential replay dropped (a missing figure), per-school commits far slower, one error.
     let replay =
         format!("modes = [\"parallel\", \"memory\"]\nthreads = [1, 2]\nrepetitions = 2\nextra_ns_per_event = {ns}");
-    // Per-school commits held 2.3x as long again: group commit absorbs part of it (a held lane
-    // gathers bigger groups), so the measured loss is checked below to be at least 30%.
-    let faulty = scenario(dir, "faulty", &replay, "[inject]\nper_school_slowdown = 0.7\nerrors = 1\n");
+    // Per-school commits held ten times as long: group commit absorbs part of it (a held lane
+    // gathers bigger groups), so the measured loss is checked below to be past the widest band.
+    let faulty = scenario(dir, "faulty", &replay, "[inject]\nper_school_slowdown = 0.9\nerrors = 1\n");
     let faulty = run(dir, &db.url(), &faulty);
     let ratio =
         |p: &Path| figure(p, "append.per-school.ceiling_events_per_s") / figure(p, "calibrate.copy_in.events_per_s");
     let loss = 1.0 - ratio(&faulty) / ratio(&baseline);
-    assert!(loss >= 0.3, "the injection slowed per-school by {:.0}%, not the 30% this test needs", loss * 100.0);
+    let need = MAX_BAND + 0.05;
+    eprintln!("injected per-school loss: {:.1}% (needed {:.0}%)", loss * 100.0, need * 100.0);
+    assert!(
+        loss >= need,
+        "the injection slowed per-school by {:.0}%, not the {:.0}% this test needs",
+        loss * 100.0,
+        need * 100.0
+    );
     assert_matches_schema(&faulty);
     let (code, table, stderr) = compare(&baseline, &faulty);
     assert_eq!(code, Some(3), "the gate should fail:\n{table}");
     assert!(stderr.contains("regression in"), "names what regressed: {stderr}");
-    assert_eq!(verdict(&table, "replay.fold.per_cpu_fold"), "REGRESSION", "a 3x slower fold:\n{table}");
+    assert_eq!(verdict(&table, "replay.fold.per_cpu_fold"), "REGRESSION", "a 5x slower fold:\n{table}");
     assert_eq!(verdict(&table, "append.per-school.errors"), "REGRESSION", "one error:\n{table}");
     assert_eq!(verdict(&table, "replay.sequential.per_copy_out"), "MISSING", "a missing figure:\n{table}");
     assert_eq!(
         verdict(&table, "append.per-school.ceiling_events_per_s"),
         "REGRESSION",
-        "per-school appends 30% slower:\n{table}"
+        "per-school appends slower than the widest band:\n{table}"
     );
     let report = std::fs::read_to_string(faulty.with_file_name("report.md")).unwrap();
     assert!(report.contains("## Gate against") && report.contains("**FAILED**"), "the verdict is in report.md");

@@ -21,7 +21,7 @@ mod scenario;
 mod slowdown;
 
 pub use analysis::ab;
-pub use analysis::compare::{compare, compare_with_steal_limit, confirm, Comparison, Judgement, Row};
+pub use analysis::compare::{compare, compare_with_steal_limit, confirm, Comparison, Judgement, Row, MAX_BAND};
 pub use analysis::merge::merge;
 pub use analysis::plan::{fill_from, plan, plan_for, Machine, Onboarding, Plan, Question};
 pub use analysis::threshold::{Threshold, Verdict};

@@ -40,6 +40,23 @@ pub struct Sample {
     pub ok: bool,
 }
 
+/// One virtual user's turns: it runs one command at a time, so a command due while the one
+/// before it still ran could start only when that one ended. Makes each command's [`Sample`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Readiness {
+    /// When the user's last command ended.
+    free_at: Option<Instant>,
+}
+
+impl Readiness {
+    /// The sample of a command due at `intended` that ran from `started` to `ended`.
+    pub fn sample(&mut self, intended: Instant, started: Instant, ended: Instant, ok: bool) -> Sample {
+        let ready = self.free_at.map_or(intended, |f| f.max(intended));
+        self.free_at = Some(ended);
+        Sample { intended, ready, started, ended, ok }
+    }
+}
+
 /// What the aggregator saw, measured samples only. A failed command counts in `errors` and
 /// enters the latency histograms at its time to failure: a harness that leaves failures out
 /// shows a failing system as a fast one.
@@ -257,6 +274,19 @@ impl Recorded {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_command_due_while_its_user_was_busy_could_start_only_when_the_one_before_ended() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut turns = Readiness::default();
+        // The first command could start when it was due; it ran 40 ms.
+        assert_eq!(turns.sample(t0, t0 + ms(1), t0 + ms(40), true).ready, t0);
+        // The second was due at 10 ms, while the first still ran: ready at 40 ms.
+        assert_eq!(turns.sample(t0 + ms(10), t0 + ms(41), t0 + ms(45), true).ready, t0 + ms(40));
+        // The third was due at 60 ms, after the second ended: ready when due.
+        assert_eq!(turns.sample(t0 + ms(60), t0 + ms(60), t0 + ms(61), false).ready, t0 + ms(60));
+    }
 
     #[tokio::test]
     async fn latency_runs_from_the_intended_start_and_late_starts_are_counted() {

@@ -28,7 +28,7 @@ use crate::error::Result;
 use crate::figures::{Figure, Figures};
 use crate::generator::{Generator, DAY_SECS, START_UNIX_SECS};
 use crate::live::{schedule, LiveCommand, Scheduled};
-use crate::measure::latency::{aggregate, Recorded, Sample};
+use crate::measure::latency::{aggregate, Readiness, Recorded};
 use crate::measure::{HostCpu, LagMeter, LagWatch};
 use crate::namespace::fresh_store;
 use crate::progress::{note, Progress};
@@ -229,8 +229,8 @@ async fn drive(
         let (handler, samples, loads, rejected, outstanding, lag) =
             (handler.clone(), samples_tx.clone(), loads.clone(), rejected.clone(), outstanding.clone(), lag.clone());
         tasks.push(tokio::spawn(async move {
-            // When this user finished its last command (see `open_loop`).
-            let mut free_at: Option<Instant> = None;
+            // This user's turns (see `open_loop`).
+            let mut turns = Readiness::default();
             while let Some((command, intended)) = rx.recv().await {
                 // The events the command writes, for the lag of the measured ones.
                 let ids: Vec<uuid::Uuid> = match (&lag, &command) {
@@ -261,10 +261,7 @@ async fn drive(
                 if let (true, Some(lag)) = (ok, &lag) {
                     ids.into_iter().for_each(|id| lag.acked(id));
                 }
-                let ended = Instant::now();
-                let ready = free_at.map_or(intended, |f| f.max(intended));
-                free_at = Some(ended);
-                let _ = samples.send(Sample { intended, ready, started, ended, ok });
+                let _ = samples.send(turns.sample(intended, started, Instant::now(), ok));
                 outstanding.fetch_sub(1, Ordering::Relaxed);
             }
         }));

@@ -1,6 +1,7 @@
 //! The phases a scenario runs, in order: load, calibrate, append, live, soak, replay.
 
 pub mod append;
+mod append_slo;
 pub mod calibrate;
 mod closed_loop;
 mod commit_reference;

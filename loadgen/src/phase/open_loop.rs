@@ -18,7 +18,7 @@ use super::feed::Feed;
 use super::schedule::Schedule;
 use super::ticker::Ticker;
 use crate::figures::{Figure, Figures};
-use crate::measure::latency::{aggregate, Recorded, Sample};
+use crate::measure::latency::{aggregate, Readiness, Recorded};
 use crate::measure::{HostCpu, LagMeter};
 use crate::progress::note;
 use crate::scenario::{Arrival, Arrivals};
@@ -85,16 +85,15 @@ pub(super) async fn open_loop(
         let (appender, samples, outstanding, failures, lag) =
             (appender.clone(), samples_tx.clone(), outstanding.clone(), failures.clone(), lag.cloned());
         tasks.push(tokio::spawn(async move {
-            // When this user finished its last command: a command due before then waited
-            // for the store, not for the harness.
-            let mut free_at: Option<Instant> = None;
+            // A command due before this user's last one ended waited for the store, not for
+            // the harness.
+            let mut turns = Readiness::default();
             while let Some((a, intended)) = rx.recv().await {
                 let ids: Vec<_> = match &lag {
                     Some(_) if intended >= from => a.events.iter().map(|e| e.id).collect(),
                     _ => Vec::new(),
                 };
                 let started = Instant::now();
-                let ready = free_at.map_or(intended, |f| f.max(intended));
                 let result = appender.append(a).await;
                 if let Err(e) = &result {
                     failures.add(e);
@@ -103,9 +102,7 @@ pub(super) async fn open_loop(
                 if let (true, Some(lag)) = (ok, &lag) {
                     ids.into_iter().for_each(|id| lag.acked(id));
                 }
-                let ended = Instant::now();
-                free_at = Some(ended);
-                let _ = samples.send(Sample { intended, ready, started, ended, ok });
+                let _ = samples.send(turns.sample(intended, started, Instant::now(), ok));
                 outstanding.fetch_sub(1, Ordering::Relaxed);
             }
         }));

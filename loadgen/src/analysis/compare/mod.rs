@@ -12,6 +12,7 @@ mod band;
 mod render;
 pub mod rule;
 
+pub use band::MAX_BAND;
 use band::{band, normalised};
 use rule::{rule, Rule};
 
