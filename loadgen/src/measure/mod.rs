@@ -2,7 +2,7 @@
 //! what the server did while a step ran, measured beside the step: its CPU time, its
 //! checkpoints, autovacuum runs and WAL (over a window, or per event of a step), the machine's busy and stolen CPU, and what
 //! "durable" means on the disk under it; and how far a live projector's model lags behind
-//! the acknowledged appends; and the CPU time of the calling thread (`thread_cpu`).
+//! the acknowledged appends.
 
 mod activity;
 mod durability;
@@ -10,7 +10,6 @@ mod host_cpu;
 mod lag;
 pub(crate) mod latency;
 mod server_cpu;
-pub mod thread_cpu;
 mod wal;
 
 pub use activity::{Activity, ActivityWatch};

@@ -12,9 +12,7 @@
 //! * `append:<strategy>`: the closed loop at the scenario's first writer count for
 //!   [`APPEND_SECONDS`] after a short warm-up: `append.<s>.c<N>.events_per_s`, and the server
 //!   CPU per event when the server is local.
-//! * `fold`: the fixed fold, at least [`FOLD_SECONDS`]: `replay.fold.events_per_s`, and
-//!   `replay.fold.events_per_cpu_s` over the thread's own CPU time (`measure/thread_cpu.rs`):
-//!   the same work without the time another process or the hypervisor took the core.
+//! * `fold`: the fixed fold, at least [`FOLD_SECONDS`]: `replay.fold.events_per_s`.
 //! * `poll`: a projector on the first partitioned strategy's store (per-school's) reads its
 //!   feed from the start, in full batches of [`POLL_BATCH`], for at least [`POLL_SECONDS`]:
 //!   `live.<s>.project_poll_ms`, the mean time of one poll (the feed query and the fold of its
@@ -37,7 +35,7 @@ use super::feed::Feed;
 use super::open_loop::Failures;
 use super::{all_schools, cpu_reference};
 use crate::error::{Error, Result};
-use crate::measure::{thread_cpu, ServerCpu};
+use crate::measure::ServerCpu;
 use crate::namespace::fresh_store;
 use crate::scenario::Scenario;
 
@@ -169,8 +167,6 @@ impl Stepper {
                 out.wrong.push(format!("append.{strategy}: {} appends failed", step.failed));
             }
         } else if name == "fold" {
-            // No await in the loop: it runs on this one thread, whose CPU time it is.
-            let cpu_started = thread_cpu::now();
             let started = Instant::now();
             let mut events = 0.0;
             while started.elapsed() < Duration::from_secs_f64(FOLD_SECONDS) {
@@ -178,14 +174,7 @@ impl Stepper {
                 let rate = cpu_reference::once()?;
                 events += rate * t.elapsed().as_secs_f64();
             }
-            let wall = started.elapsed().as_secs_f64();
-            out.figures.insert("step.replay.fold.events_per_s".into(), events / wall);
-            if let (Some(a), Some(b)) = (cpu_started, thread_cpu::now()) {
-                let cpu = b.saturating_sub(a).as_secs_f64();
-                if cpu > 0.0 {
-                    out.figures.insert("step.replay.fold.events_per_cpu_s".into(), events / cpu);
-                }
-            }
+            out.figures.insert("step.replay.fold.events_per_s".into(), events / started.elapsed().as_secs_f64());
         } else if name == "poll" {
             let Some(lane) = self.poll_lane.map(|i| &self.lanes[i]) else {
                 return Err(Error::Task("the poll step needs a partitioned strategy in [append]".into()));

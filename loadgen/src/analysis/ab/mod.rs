@@ -103,8 +103,6 @@ pub fn analyse_rows(rows: &[Row], delta: f64) -> Vec<Pair> {
     pair_rows(rows, delta, |name| {
         let unit = if name.ends_with("events_per_s") {
             "events/s"
-        } else if name.ends_with("events_per_cpu_s") {
-            "events/CPU-s"
         } else if name.ends_with("us_per_event") {
             "µs"
         } else if name.ends_with("_ms") {

@@ -31,7 +31,6 @@ pub fn pairing(name: &str) -> Option<Better> {
         ["append", _, "server_cpu_us_per_event"] => Some(Better::Lower),
         ["append", _, r, "p99_ms" | "lag_p99_ms" | "project_poll_ms"] if numbered(r, "r") => Some(Better::Lower),
         ["replay", "rill" | "sequential" | "parallel" | "memory" | "fold", "events_per_s"] => Some(Better::Higher),
-        ["replay", "fold", "events_per_cpu_s"] => Some(Better::Higher),
         ["replay", "peak_rss_mb"] => Some(Better::Lower),
         ["generate", "events_per_s"] => Some(Better::Higher),
         ["live", _, "p99_ms" | "lag_p99_ms" | "project_poll_ms"] => Some(Better::Lower),
@@ -50,7 +49,6 @@ mod tests {
         assert_eq!(pairing("append.per-school.r800.p99_ms"), Some(Better::Lower));
         assert_eq!(pairing("append.per-school.r800.project_poll_ms"), Some(Better::Lower));
         assert_eq!(pairing("replay.fold.events_per_s"), Some(Better::Higher));
-        assert_eq!(pairing("replay.fold.events_per_cpu_s"), Some(Better::Higher));
         assert_eq!(pairing("replay.peak_rss_mb"), Some(Better::Lower));
         assert_eq!(pairing("generate.events_per_s"), Some(Better::Higher));
         assert_eq!(pairing("live.per-school.lag_p99_ms"), Some(Better::Lower));
