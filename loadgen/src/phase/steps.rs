@@ -35,7 +35,7 @@ use super::feed::Feed;
 use super::open_loop::Failures;
 use super::{all_schools, cpu_reference};
 use crate::error::{Error, Result};
-use crate::measure::{HostCpu, ServerCpu};
+use crate::measure::ServerCpu;
 use crate::namespace::fresh_store;
 use crate::scenario::Scenario;
 
@@ -49,12 +49,6 @@ pub const FOLD_SECONDS: f64 = 0.4;
 pub const POLL_BATCH: usize = 500;
 /// The poll step's least length.
 pub const POLL_SECONDS: f64 = 0.4;
-/// The fold waits at most this long for a quiet host.
-const QUIET_WAIT: Duration = Duration::from_secs(2);
-/// A host is quiet when less than this share of all its CPU time was busy over
-/// [`QUIET_SAMPLE`] (on 2 cores: the other core under a third busy).
-const QUIET_BUSY: f64 = 0.15;
-const QUIET_SAMPLE: Duration = Duration::from_millis(100);
 
 /// What one step measured: figures by name, and wrong outcomes in words.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -173,7 +167,6 @@ impl Stepper {
                 out.wrong.push(format!("append.{strategy}: {} appends failed", step.failed));
             }
         } else if name == "fold" {
-            quiet().await;
             let started = Instant::now();
             let mut events = 0.0;
             while started.elapsed() < Duration::from_secs_f64(FOLD_SECONDS) {
@@ -215,20 +208,6 @@ impl Stepper {
             let drop = format!("DROP SCHEMA IF EXISTS {} CASCADE", lane.namespace);
             let _ = sqlx::query(&drop).execute(lane.store.pool()).await;
             lane.store.pool().close().await;
-        }
-    }
-}
-
-/// Waits until the host's CPUs were less than [`QUIET_BUSY`] busy over one [`QUIET_SAMPLE`],
-/// at most [`QUIET_WAIT`].
-async fn quiet() {
-    let until = Instant::now() + QUIET_WAIT;
-    while Instant::now() < until {
-        let before = HostCpu::now();
-        tokio::time::sleep(QUIET_SAMPLE).await;
-        match HostCpu::since(before) {
-            Some((busy, _)) if busy >= QUIET_BUSY => continue,
-            _ => return,
         }
     }
 }
