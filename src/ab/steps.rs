@@ -14,14 +14,6 @@ use tokio::process::{Child, ChildStdin, ChildStdout};
 
 use super::arm::Arm;
 
-/// How many times a round runs the fold on each arm, each time right after the step before
-/// it and in the other order: base-head, then head-base. A pure CPU figure, the fold moved
-/// 13–23% from one 0.4 s step to the next on the 2-core VM, on a quiet host as much as after an
-/// append step and over its thread's CPU time as much as over the wall clock: the core itself
-/// runs faster or slower from second to second. Two pairs a round, the round's figure their
-/// mean, halve that noise's variance for 0.8 s more a round.
-const FOLD_PAIRS: usize = 2;
-
 /// What the rounds gave.
 pub struct Rounds {
     /// Per round: base's figures and head's.
@@ -136,14 +128,6 @@ pub async fn run(
     // strategies' appends take turns, one a round, so a round stays a few seconds long.
     let (every, turns): (Vec<String>, Vec<String>) =
         steps.iter().cloned().partition(|s| !s.starts_with("append:") || s == "append:per-school");
-    // The fold runs FOLD_PAIRS times in a row, each pair in the other order: see FOLD_PAIRS.
-    let every: Vec<String> = every
-        .into_iter()
-        .flat_map(|s| {
-            let n = if s == "fold" { FOLD_PAIRS } else { 1 };
-            std::iter::repeat_n(s, n)
-        })
-        .collect();
     note(format_args!(
         "ab: steps: every round {}{}; each step on both arms back to back",
         every.join(", "),
@@ -161,9 +145,6 @@ pub async fn run(
         let r = rounds.rows.len();
         let started = Instant::now();
         let mut row = ab::Row::default();
-        // Per arm, every value each figure took this round: a step run more than once a round
-        // (the fold) gives the mean of its runs.
-        let mut values: [std::collections::BTreeMap<String, Vec<f64>>; 2] = Default::default();
         let this_round: Vec<&String> = every.iter().chain(turns.get(r % turns.len().max(1))).collect();
         for (j, step) in this_round.into_iter().enumerate() {
             let order: [usize; 2] = if (r + j) % 2 == 0 { [0, 1] } else { [1, 0] };
@@ -171,14 +152,14 @@ pub async fn run(
                 let arm = if slot == 0 { &mut base } else { &mut head };
                 let out = arm.step(step).await.with_context(|| format!("round {}", r + 1))?;
                 rounds.wrong.extend(out.wrong.iter().map(|w| format!("{}, round {}: {w}", arm.name, r + 1)));
-                for (k, v) in out.figures {
-                    row.base_first.entry(k.clone()).or_insert(order[0] == 0);
-                    values[slot].entry(k).or_default().push(v);
+                row.base_first.extend(out.figures.keys().map(|k| (k.clone(), order[0] == 0)));
+                if slot == 0 {
+                    row.base.extend(out.figures)
+                } else {
+                    row.head.extend(out.figures)
                 }
             }
         }
-        let [b, h] = values.map(|m| m.into_iter().map(|(k, v)| (k, v.iter().sum::<f64>() / v.len() as f64)).collect());
-        (row.base, row.head) = (b, h);
         rounds.rows.push(row);
         rounds.seconds.push(started.elapsed().as_secs_f64());
         let n = rounds.rows.len() as u32;
