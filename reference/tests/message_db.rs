@@ -21,13 +21,17 @@ async fn install(db: &TestDatabase, name: &str) -> Installed {
 }
 
 async fn message_db() -> (TestDatabase, MessageDb) {
+    message_db_with(4).await
+}
+
+async fn message_db_with(connections: u32) -> (TestDatabase, MessageDb) {
     let db = TestDatabase::create().await;
     let name = format!("{}_mdb", db.name);
     let installed = install(&db, &name).await;
     assert!(installed.fresh);
     assert_eq!(installed.version, "1.3.0", "the package 1.3.1 installs the schema 1.3.0");
     let url = db.options.clone().database(&name);
-    let mdb = MessageDb::connect(sqlx::ConnectOptions::to_url_lossy(&url).as_ref(), 4).await.unwrap();
+    let mdb = MessageDb::connect(sqlx::ConnectOptions::to_url_lossy(&url).as_ref(), connections).await.unwrap();
     (db, mdb)
 }
 
@@ -118,4 +122,31 @@ async fn installing_again_keeps_what_is_there() {
     let again = install(&db, &name).await;
     assert_eq!(again, Installed { database: name, version: "1.3.0".into(), fresh: false });
     assert_eq!(mdb.stream(1, s).await.unwrap().len(), 1, "the second install wrote nothing over the first");
+}
+
+/// Appends keep their connections between them (no ping on the way back to the pool); a
+/// conflict hands its connection back, and closing returns with the kept ones in hand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_connections_serve_later_appends_and_do_not_hold_up_closing() {
+    let (_db, mdb) = message_db_with(12).await;
+    let a = Uuid::new_v4();
+    for v in 0..5 {
+        mdb.append(Append { school: 3, stream: a, expected_version: v, events: vec![event(v as u32)] }).await.unwrap();
+    }
+    let stale = mdb.append(Append { school: 3, stream: a, expected_version: 2, events: vec![event(9)] }).await;
+    assert!(matches!(stale, Err(Error::Conflict { actual: 5, .. })), "{stale:?}");
+    let next = mdb.append(Append { school: 3, stream: a, expected_version: 5, events: vec![event(10)] }).await;
+    assert_eq!(next.unwrap().version, 6);
+    // Appends at once keep a connection each, up to the pool's size less its reserve.
+    let at_once = (0..6).map(|n| {
+        let mdb = mdb.clone();
+        tokio::spawn(async move {
+            mdb.append(Append { school: 4, stream: Uuid::new_v4(), expected_version: 0, events: vec![event(n)] }).await
+        })
+    });
+    for done in futures::future::join_all(at_once).await {
+        done.unwrap().unwrap();
+    }
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), mdb.close()).await;
+    assert!(closed.is_ok(), "closing the pool waited on the appends' kept connections");
 }

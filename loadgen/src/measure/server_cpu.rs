@@ -72,16 +72,16 @@ impl ServerCpu {
     }
 }
 
-struct Stat {
-    ppid: u32,
-    utime: f64,
-    stime: f64,
-    cutime: f64,
-    cstime: f64,
+pub(super) struct Stat {
+    pub(super) ppid: u32,
+    pub(super) utime: f64,
+    pub(super) stime: f64,
+    pub(super) cutime: f64,
+    pub(super) cstime: f64,
 }
 
 /// Fields of `/proc/<pid>/stat`, after the command name (which may hold spaces).
-fn stat(pid: u32) -> Option<Stat> {
+pub(super) fn stat(pid: u32) -> Option<Stat> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     parse(&text)
 }

@@ -24,8 +24,8 @@ pub fn render(f: &Figures) -> Option<String> {
     let _ = writeln!(s, "## Peers: every strategy side by side\n");
     let _ = writeln!(
         s,
-        "| strategy | ceiling | SLO rate | p99 at half the SLO rate | server CPU per event | WAL per event |\n\
-         |---|---:|---:|---:|---:|---:|"
+        "| strategy | ceiling | SLO rate | p99 at half the SLO rate | server CPU per event | WAL per event | ÷ pgbench, worst C |\n\
+         |---|---:|---:|---:|---:|---:|---:|"
     );
     for st in rows {
         let ceiling = get(st, "ceiling_events_per_s").map(|c| match get(st, "ceiling_writers") {
@@ -52,16 +52,18 @@ pub fn render(f: &Figures) -> Option<String> {
         });
         let cpu = get(st, "server_cpu_us_per_event").map(|u| format!("{u:.0} µs"));
         let wal = get(st, "wal_bytes_per_event").map(|b| format!("{b:.0} bytes"));
+        let pgbench = get(st, "vs_pgbench_min").map(|r| format!("{r:.2}"));
         let peer = if st.is_peer() { " (peer)" } else { "" };
         let _ = writeln!(
             s,
-            "| `{}`{peer} | {} | {} | {} | {} | {} |",
+            "| `{}`{peer} | {} | {} | {} | {} | {} | {} |",
             st.name(),
             or_not_run(ceiling),
             or_not_run(slo),
             or_not_run(half),
             or_not_run(cpu),
-            or_not_run(wal)
+            or_not_run(wal),
+            or_not_run(pgbench)
         );
     }
     let _ = writeln!(
@@ -71,7 +73,9 @@ pub fn render(f: &Figures) -> Option<String> {
          counts alike). The SLO rate is the highest constant rate whose open-loop p99 held the SLO \
          with no error, with the lowest rate that did not (≥: no rate tried failed); confirmed: it \
          then held in a sustained window, every minute's p99 within the SLO; the p99 at half of it comes from one more window \
-         as long as a search step.\n"
+         as long as a search step. ÷ pgbench: the closed-loop rate over pgbench running the same statements \
+         (`write_message` for Message DB) on the same store right after, at the writer count where it is lowest \
+         (target ≥ 0.9; group-committing strategies have no such reference).\n"
     );
     Some(s)
 }
@@ -108,19 +112,21 @@ mod tests {
             ("append.message-db.slo_confirmed", 0.0),
             ("append.rill.ceiling_events_per_s", 1442.0),
             ("append.rill.ceiling_writers", 1.0),
+            ("append.rill.vs_pgbench_min", 0.874),
         ]))
         .unwrap();
         assert!(
-            t.contains("| `per-school` | 8593 events/s (64 writers) | 4296 events/s (below 4800, confirmed over 600 s) | 4.2 ms at 2148 events/s | 117 µs | 612 bytes |"),
+            t.contains("| `per-school` | 8593 events/s (64 writers) | 4296 events/s (below 4800, confirmed over 600 s) | 4.2 ms at 2148 events/s | 117 µs | 612 bytes | not run |"),
             "{t}"
         );
         assert!(
             t.contains(
-                "| `message-db` (peer) | 2275 events/s | ≥ 1914 events/s (unconfirmed) | not run | not run | not run |"
+                "| `message-db` (peer) | 2275 events/s | ≥ 1914 events/s (unconfirmed) | not run | not run | not run | not run |"
             ),
             "{t}"
         );
         assert!(t.contains("| `rill` | 1442 events/s (1 writer) | not run |"), "{t}");
+        assert!(t.contains("| not run | 0.87 |"), "{t}");
         // stroom's strategies first, in the order reports list them, then the peers.
         assert!(t.find("`rill`").unwrap() < t.find("per-school").unwrap());
         assert!(t.find("per-school").unwrap() < t.find("message-db").unwrap());

@@ -57,6 +57,7 @@ pub const RATIOS: &[(&str, &str, &str, Option<f64>)] = &[
     ),
     ("single ÷ pgbench, worst C", "append.single.vs_pgbench_min", "", Some(0.9)),
     ("rill ÷ pgbench, worst C", "append.rill.vs_pgbench_min", "", Some(0.9)),
+    ("Message DB ÷ pgbench write_message, worst C", "append.message-db.vs_pgbench_min", "", Some(0.9)),
     (
         "parallel replay ÷ best parallel COPY out",
         "replay.parallel.events_per_s",

@@ -26,12 +26,12 @@ use stroom_reference::{Appender, NewEvent, Schema, Store, Strategy, TransactorCo
 use super::closed_loop::closed_loop;
 use super::feed::Feed;
 use super::open_loop::{open_loop, record_open, slo_held_to, worst_of, Failures, Window};
-use super::{all_schools, generator_config, pgbench, settle};
+use super::{all_schools, generator_config, peer, pgbench, settle};
 use crate::error::Result;
 use crate::figures::{Figure, Figures};
 use crate::generator::Generator;
 use crate::measure::latency::Recorded;
-use crate::measure::{ActivityWatch, HostCpu, LagWatch, ServerCpu, Steal, WalPosition};
+use crate::measure::{ActivityWatch, ClientCpu, HostCpu, LagWatch, ServerCpu, Steal, TcpSegments, WalPosition};
 use crate::namespace::fresh_store;
 use crate::progress::{note, Progress};
 use crate::scenario::{AppendPlan, Arrival, Scenario};
@@ -108,7 +108,7 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mu
         stop(s.running.take()).await;
         s.store.pool().close().await;
         if let Some(m) = s.message_db.take() {
-            m.pool().close().await;
+            m.close().await;
         }
     }
     Ok(outcome)
@@ -161,12 +161,21 @@ async fn closed_sweep(
         ));
     }
     let sample = sample_event(s.scenario);
+    // pgbench writes where the strategy does: Message DB's own database and schema.
+    let (pgbench_url, search_path) = match s.message_db {
+        Some(_) => (peer::database_url(url, peer::MESSAGE_DB_DATABASE)?, peer::SEARCH_PATH),
+        None => (url.to_string(), namespace),
+    };
     let mut best: Option<(usize, Figure)> = None;
     let mut vs_pgbench: Vec<f64> = Vec::new();
     for &writers in plan.writers_for(s.strategy) {
         let (mut rates, mut p50, mut p99, mut concurrency, mut cpu, mut wal) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut pgbench_runs, mut pgbench_cpu) = (Vec::new(), Vec::new());
+        // Where a gap to pgbench goes: the load generator's CPU and the round trips (TCP
+        // segments) per event, stroom's and pgbench's alike.
+        let (mut client_cpu, mut segments, mut pgbench_client_cpu, mut pgbench_segments) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut steal = Steal::default();
         for rep in 1..=plan.repetitions {
             let failures = s.failures.clone();
@@ -179,9 +188,13 @@ async fn closed_sweep(
             let before = ServerCpu::now();
             let wal_before = WalPosition::now(&pool).await;
             let host = HostCpu::now();
+            let (client_before, segments_before) = (ClientCpu::now(), TcpSegments::now());
             let step = closed_loop(appender, feed, writers, plan.warmup_s, plan.duration_s, &failures).await;
+            let (client_after, segments_after) = (ClientCpu::now(), TcpSegments::now());
             let after = ServerCpu::now();
             let wal_after = WalPosition::now(&pool).await;
+            client_cpu.extend(ClientCpu::own_us_per_event(client_before, client_after, step.events_all));
+            segments.extend(TcpSegments::per_event(segments_before, segments_after, step.events_all));
             steal.add(host);
             progress.done(step.events, plan.duration_s);
             rates.push(step.events as f64 / plan.duration_s);
@@ -209,20 +222,24 @@ async fn closed_sweep(
                     }
                     continue;
                 }
+                // The store as the step began: emptied and loaded up to the start hour.
+                s.restart(plan.start_hour).await?;
                 stop(s.running.take()).await;
-                let mut feed = Feed::start_at(generator_config(s.scenario, 1), plan.start_hour);
-                load_until(s.strategy, &s.store, &mut feed, plan.start_hour).await?;
-                drop(feed);
                 let progress = Progress::phase(&format!(
                     "calibrate: pgbench with {name}'s statements, {writers} clients, repetition {rep}/{}",
                     plan.repetitions
                 ));
                 let seconds = plan.warmup_s + plan.duration_s;
                 let before = ServerCpu::now();
-                let tps = pgbench::run(bin, url, namespace, script, &sample, (writers, seconds))?;
+                let (client_before, segments_before) = (ClientCpu::now(), TcpSegments::now());
+                let tps = pgbench::run(bin, &pgbench_url, search_path, script, &sample, (writers, seconds))?;
+                let (client_after, segments_after) = (ClientCpu::now(), TcpSegments::now());
                 let after = ServerCpu::now();
                 progress.done((tps * seconds) as u64, seconds);
                 pgbench_runs.push(tps);
+                let events = (tps * seconds) as u64;
+                pgbench_client_cpu.extend(ClientCpu::children_us_per_event(client_before, client_after, events));
+                pgbench_segments.extend(TcpSegments::per_event(segments_before, segments_after, events));
                 // What pgbench's events cost the server, beside what the strategy's cost: the
                 // harness's share of a gap is on the client, the workload's on the server.
                 if let Some(us) = ServerCpu::us_per_event(before, after, (tps * seconds) as u64) {
@@ -240,6 +257,17 @@ async fn closed_sweep(
         }
         if !wal.is_empty() {
             figures.insert(format!("{prefix}.wal_bytes_per_event"), Figure::from_repetitions("bytes", wal));
+        }
+        let pgbench_prefix = format!("calibrate.pgbench.{name}.c{writers}");
+        for (figure, unit, values) in [
+            (format!("{prefix}.client_cpu_us_per_event"), "µs", client_cpu),
+            (format!("{prefix}.tcp_segments_per_event"), "segments", segments),
+            (format!("{pgbench_prefix}.client_cpu_us_per_event"), "µs", pgbench_client_cpu),
+            (format!("{pgbench_prefix}.tcp_segments_per_event"), "segments", pgbench_segments),
+        ] {
+            if !values.is_empty() {
+                figures.insert(figure, Figure::from_repetitions(unit, values));
+            }
         }
         let figure = Figure::from_repetitions("events/s", rates);
         outcome.throughput.entry(name.to_string()).or_default().push((writers as f64, figure.value));

@@ -57,6 +57,10 @@ impl ClosedStep {
 /// Appends from `feed` with `writers` appends in flight at most, for a warm-up and then the
 /// measured window. When the window closes, those in flight are awaited and appends not yet
 /// started go back to `feed`, in each stream's order, for a step that goes on from here.
+///
+/// The loop is a task on the runtime's workers: an append it starts then runs on the worker
+/// that started it, and its reply wakes that worker. Polled from the thread that blocks on
+/// the whole run, every append cost two wake-ups across threads.
 pub(crate) async fn closed_loop(
     appender: &Appender,
     feed: &mut Feed,
@@ -65,6 +69,31 @@ pub(crate) async fn closed_loop(
     duration_s: f64,
     failures: &Failures,
 ) -> ClosedStep {
+    let looped = run(appender.clone(), feed.take(), writers, warmup_s, duration_s, failures.clone());
+    let mut task = AbortOnDrop(tokio::spawn(looped));
+    let (step, back) = (&mut task.0).await.expect("the closed loop panicked");
+    *feed = back;
+    step
+}
+
+/// A task cancelled when its handle is dropped: an interrupted step stops appending.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn run(
+    appender: Appender,
+    mut feed: Feed,
+    writers: usize,
+    warmup_s: f64,
+    duration_s: f64,
+    failures: Failures,
+) -> (ClosedStep, Feed) {
+    let appender = &appender;
     let start = Instant::now();
     let from = start + Duration::from_secs_f64(warmup_s);
     let until = from + Duration::from_secs_f64(duration_s);
@@ -84,7 +113,7 @@ pub(crate) async fn closed_loop(
         let result = appender.append(a).await;
         (stream, n, started, Instant::now(), result)
     };
-    let own_io = matches!(appender, Appender::Rill(_) | Appender::Single(_));
+    let own_io = matches!(appender, Appender::Rill(..) | Appender::Single(..));
     let start_one = |a: Append| match own_io {
         true => Either::Left(tokio::spawn(timed(appender.clone(), a)).map(|r| r.expect("an append task panicked"))),
         false => Either::Right(timed(appender.clone(), a)),
@@ -131,5 +160,5 @@ pub(crate) async fn closed_loop(
     let mut back: Vec<Append> = ready.into_iter().collect();
     back.extend(busy.into_values().flatten());
     feed.give_back(back);
-    step
+    (step, feed)
 }

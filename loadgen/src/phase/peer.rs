@@ -53,6 +53,16 @@ pub async fn message_db(url: &str, connections: u32) -> Result<MessageDb> {
     Ok(MessageDb::connect(url.as_ref(), connections).await?)
 }
 
+/// The schemas Message DB's functions and tables are found in, as its own pool sets them.
+pub const SEARCH_PATH: &str = "message_store,public";
+
+/// The URL of `database` on the server at `url`.
+pub fn database_url(url: &str, database: &str) -> Result<String> {
+    let server: sqlx::postgres::PgConnectOptions =
+        url.parse().map_err(|source| crate::error::Error::Database { action: "reading the server URL", source })?;
+    Ok(sqlx::ConnectOptions::to_url_lossy(&server.database(database)).to_string())
+}
+
 /// Stops what runs, empties Message DB, loads the first day's events before `from_hour` as
 /// stroom's stores are loaded, and hands out its appender with a feed from there.
 pub(super) async fn restart<'a>(

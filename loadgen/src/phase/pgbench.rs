@@ -1,6 +1,6 @@
-//! The same-run reference for the one-by-one strategies: `pgbench` (it ships with the server
-//! binaries) running the strategy's own statements against the strategy's own store, at the
-//! same number of clients as the closed-loop step it is compared with.
+//! The same-run reference for the one-by-one strategies and Message DB: `pgbench` (it ships
+//! with the server binaries) running the strategy's own statements against the strategy's own
+//! store, at the same number of clients as the closed-loop step it is compared with.
 //!
 //! A baseline that the harness slows down inflates every "× rill" ratio, so `single ÷ pgbench`
 //! and `rill ÷ pgbench` say how much of a one-by-one strategy's rate the harness costs.
@@ -39,6 +39,15 @@ fn insert(payload: PayloadType) -> String {
     )
 }
 
+/// Message DB's append as stroom makes it (`reference/src/append/message_db.rs`): one
+/// `write_message` in a transaction, the stream `school<N>-<uuid>` in the school's category,
+/// the recorded time in the metadata. The expected version is left out (NULL): Message DB
+/// reads the stream's version either way, and pgbench does not know it.
+const WRITE_MESSAGE: &str = "SELECT write_message(gen_random_uuid()::text, \
+     'school' || :school || '-' || md5('stroom-pgbench-' || :client_id)::uuid, :event_type, CAST(:payload AS jsonb), \
+     CAST(:metadata AS jsonb) || jsonb_build_object('recordedAtUs', (extract(epoch FROM clock_timestamp()) * 1000000)::bigint), \
+     NULL)";
+
 /// The pgbench script for `strategy`, or `None` when it is not a one-by-one strategy.
 pub fn script(strategy: Strategy, payload: PayloadType, schools: usize) -> Option<String> {
     let school = format!("\\set school 1 + :client_id % {}\n", schools.max(1));
@@ -48,7 +57,8 @@ pub fn script(strategy: Strategy, payload: PayloadType, schools: usize) -> Optio
         // gives its insert order under the advisory lock, held to COMMIT
         // (`reference/src/append/rill.rs`).
         Strategy::Rill => Some(format!("{school}BEGIN;\n{};\nCOMMIT;\n", insert(payload))),
-        Strategy::Batched | Strategy::PerSchool | Strategy::MessageDb => None,
+        Strategy::MessageDb => Some(format!("{school}BEGIN;\n{WRITE_MESSAGE};\nCOMMIT;\n")),
+        Strategy::Batched | Strategy::PerSchool => None,
     }
 }
 
@@ -57,12 +67,12 @@ pub fn available(pgbench: &Path) -> bool {
     Command::new(pgbench).arg("--version").output().is_ok_and(|o| o.status.success())
 }
 
-/// Runs pgbench with `script` on `clients` clients for `seconds` against `url`, in
-/// `namespace`; returns transactions (= events) per second, connection time excluded.
+/// Runs pgbench with `script` on `clients` clients for `seconds` against `url`, with
+/// `search_path`; returns transactions (= events) per second, connection time excluded.
 pub fn run(
     pgbench: &Path,
     url: &str,
-    namespace: &str,
+    search_path: &str,
     script: &str,
     sample: &NewEvent,
     (clients, seconds): (usize, f64),
@@ -72,7 +82,7 @@ pub fn run(
     std::fs::write(&file, script).map_err(|e| Error::Io { action: "writing a pgbench script", source: e })?;
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let out = Command::new(pgbench)
-        .env("PGOPTIONS", format!("-c search_path={namespace} -c plan_cache_mode=auto"))
+        .env("PGOPTIONS", format!("-c search_path={search_path} -c plan_cache_mode=auto"))
         .args(["-n", "-M", "prepared"])
         .arg(format!("--client={clients}"))
         .arg(format!("--jobs={}", clients.min(cores)))
@@ -143,10 +153,13 @@ mod tests {
     }
 
     #[test]
-    fn only_one_by_one_strategies_have_a_script() {
+    fn only_one_by_one_strategies_and_message_db_have_a_script() {
         assert!(script(Strategy::Single, PayloadType::Jsonb, 250).unwrap().contains("% 250"));
         let rill = script(Strategy::Rill, PayloadType::Jsonb, 3).unwrap();
         assert!(rill.starts_with("\\set school") && rill.contains("BEGIN;\n") && rill.ends_with("COMMIT;\n"));
+        let mdb = script(Strategy::MessageDb, PayloadType::Jsonb, 3).unwrap();
+        assert!(mdb.contains("BEGIN;\nSELECT write_message(") && mdb.ends_with("COMMIT;\n"));
         assert!(script(Strategy::PerSchool, PayloadType::Jsonb, 3).is_none());
+        assert!(script(Strategy::Batched, PayloadType::Jsonb, 3).is_none());
     }
 }

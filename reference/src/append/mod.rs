@@ -8,6 +8,7 @@
 //! | `per-school` | partitioned | one [`Transactor`] per school, sharing a connection pool |
 
 mod columns;
+mod held;
 mod input;
 mod lanes;
 pub mod message_db;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+pub use held::Held;
 pub(crate) use input::check_input;
 pub use lanes::Lanes;
 pub use routed::{Routed, RoutedStats};
@@ -113,10 +115,10 @@ impl Strategy {
 /// A running strategy: `append` may be called from many tasks at once.
 #[derive(Debug, Clone)]
 pub enum Appender {
-    /// See [`Strategy::Rill`].
-    Rill(Store),
-    /// See [`Strategy::Single`].
-    Single(Store),
+    /// See [`Strategy::Rill`]; with the connections it keeps between appends.
+    Rill(Store, Held),
+    /// See [`Strategy::Single`]; likewise.
+    Single(Store, Held),
     /// See [`Strategy::Batched`].
     Batched(Arc<Transactor>),
     /// See [`Strategy::PerSchool`].
@@ -140,8 +142,8 @@ impl Appender {
             strategy.layout()
         );
         Ok(match strategy {
-            Strategy::Rill => Self::Rill(store.clone()),
-            Strategy::Single => Self::Single(store.clone()),
+            Strategy::Rill => Self::Rill(store.clone(), Held::new(store.pool().clone())),
+            Strategy::Single => Self::Single(store.clone(), Held::new(store.pool().clone())),
             Strategy::MessageDb => {
                 return Err(Error::Rejected {
                     rule: "message-db appends through its own database: Appender::MessageDb(MessageDb::connect(..))"
@@ -178,8 +180,8 @@ impl Appender {
     /// and with a typed error, having written nothing, on bad input.
     pub async fn append(&self, append: Append) -> Result<Appended> {
         match self {
-            Self::Rill(store) => rill::append(store, append).await,
-            Self::Single(store) => single::append(store, append).await,
+            Self::Rill(store, held) => rill::append(store, held, append).await,
+            Self::Single(store, held) => single::append(store, held, append).await,
             Self::MessageDb(m) => m.append(append).await,
             Self::Routed(r) => r.append(append).await,
             Self::Batched(t) => t.append(append).await,
@@ -206,7 +208,7 @@ impl Appender {
                 }
             }
             Self::Routed(r) => r.stop().await,
-            Self::Rill(_) | Self::Single(_) | Self::MessageDb(_) => {}
+            Self::Rill(..) | Self::Single(..) | Self::MessageDb(_) => {}
         }
     }
 }

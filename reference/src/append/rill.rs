@@ -13,16 +13,17 @@
 
 use sqlx::Connection;
 
+use super::held::Held;
 use super::single::{insert_one, Inserted};
 use super::{check_input, Append, Appended};
 use crate::error::{Error, Result};
 use crate::store::{Layout, Store};
 
-pub(super) async fn append(store: &Store, a: Append) -> Result<Appended> {
+pub(super) async fn append(store: &Store, held: &Held, a: Append) -> Result<Appended> {
     check_input(&a, store.schema().payload)?;
     debug_assert_eq!(store.schema().layout, Layout::RillLog, "rill needs the log's insert-order trigger");
     store.check_school(a.school).await?;
-    let mut conn = store.pool().acquire().await.map_err(Error::db("acquiring a connection"))?;
+    let mut conn = held.acquire().await?;
     let mut tx = conn.begin().await.map_err(Error::db("starting a transaction"))?;
     let mut positions = Vec::with_capacity(a.events.len());
     for (i, e) in a.events.iter().enumerate() {
@@ -36,6 +37,7 @@ pub(super) async fn append(store: &Store, a: Append) -> Result<Appended> {
         }
     }
     tx.commit().await.map_err(super::outcome::of_commit("committing events"))?;
+    conn.clean();
     Ok(Appended { positions, version: a.expected_version + a.events.len() as i64 })
 }
 

@@ -6,15 +6,16 @@
 
 use sqlx::PgConnection;
 
+use super::held::Held;
 use super::{check_input, Append, Appended};
 use crate::error::{Error, Result};
 use crate::event::NewEvent;
 use crate::store::Store;
 
-pub(super) async fn append(store: &Store, a: Append) -> Result<Appended> {
+pub(super) async fn append(store: &Store, held: &Held, a: Append) -> Result<Appended> {
     check_input(&a, store.schema().payload)?;
     store.check_school(a.school).await?;
-    let mut conn = store.pool().acquire().await.map_err(Error::db("acquiring a connection"))?;
+    let mut conn = held.acquire().await?;
     let mut positions = Vec::with_capacity(a.events.len());
     for (i, e) in a.events.iter().enumerate() {
         // Each insert commits on its own: a session lost under it leaves it perhaps written,
@@ -23,6 +24,7 @@ pub(super) async fn append(store: &Store, a: Append) -> Result<Appended> {
         let (Inserted::New(p) | Inserted::Existing(p)) = inserted;
         positions.push(p);
     }
+    conn.clean();
     Ok(Appended { positions, version: a.expected_version + a.events.len() as i64 })
 }
 
