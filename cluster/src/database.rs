@@ -39,7 +39,7 @@ enum Server {
     External,
     Embedded(Cluster),
     #[cfg(feature = "testcontainers")]
-    Docker(crate::docker::Container),
+    Docker(Box<crate::docker::Container>),
 }
 
 impl Database {
@@ -54,7 +54,7 @@ impl Database {
             }
             #[cfg(feature = "testcontainers")]
             Source::Docker(profile) => {
-                let container = crate::docker::Container::start(profile)?;
+                let container = Box::new(crate::docker::Container::start(profile)?);
                 Ok(Self { url: container.url(), profile: Some(profile), server: Server::Docker(container) })
             }
         }
