@@ -22,6 +22,8 @@
 
 use std::collections::HashMap;
 
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection, PgConnection, Postgres};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -74,13 +76,19 @@ impl Lanes {
         let options = (*store.pool().connect_options())
             .clone()
             .options([("plan_cache_mode", "auto"), ("statement_timeout", statement_timeout.as_str())]);
+        // Each lane keeps its connection between groups: sqlx pings a connection before it
+        // lends it (unless told not to) and again when it takes it back, two round trips
+        // beside each group's one. One that failed goes back to the pool, whose ping puts it
+        // right or closes it, and the lane takes another.
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(lanes.max(1) as u32)
             .acquire_timeout(timeout)
+            .test_before_acquire(false)
             .connect_lazy_with(options);
         for _ in 0..lanes.max(1) {
             let (store, rx, pool) = (store.clone(), rx.clone(), pool.clone());
             tokio::spawn(async move {
+                let mut conn = None;
                 loop {
                     let mut group = Vec::new();
                     {
@@ -99,7 +107,7 @@ impl Lanes {
                         }
                     }
                     let how = How { writer, payload: store.schema().payload, lease_s, timeout, slowdown };
-                    commit(&pool, how, group).await;
+                    commit(&pool, &mut conn, how, group).await;
                 }
             });
         }
@@ -130,12 +138,26 @@ struct How {
     slowdown: f64,
 }
 
-async fn commit(pool: &sqlx::PgPool, how: How, group: Vec<Batch>) {
+/// A lane's connection: the one it kept, or a new one from the pool.
+type Kept = Option<PoolConnection<Postgres>>;
+
+async fn commit(pool: &sqlx::PgPool, kept: &mut Kept, how: How, group: Vec<Batch>) {
     let started = std::time::Instant::now();
-    let result = match how.writer {
-        RowWriter::Unnest => commit_within(how.timeout, commit_group(pool, how.payload, how.lease_s, &group)).await,
-        RowWriter::Copy => commit_within(how.timeout, copy_group(pool, how.payload, how.lease_s, &group)).await,
-    };
+    let result = commit_within(how.timeout, async {
+        let conn = match kept {
+            Some(conn) => conn,
+            None => kept.insert(pool.acquire().await.map_err(Error::db("acquiring a lane's connection"))?),
+        };
+        match how.writer {
+            RowWriter::Unnest => commit_group(conn, how.payload, how.lease_s, &group).await,
+            RowWriter::Copy => copy_group(conn, how.payload, how.lease_s, &group).await,
+        }
+    })
+    .await;
+    if result.is_err() {
+        // Perhaps mid-statement, or its session ended: the pool checks it, not the next group.
+        *kept = None;
+    }
     if how.slowdown > 0.0 {
         crate::slowdown::hold(started.elapsed(), how.slowdown);
     }
@@ -152,8 +174,8 @@ async fn commit(pool: &sqlx::PgPool, how: How, group: Vec<Batch>) {
             // alone and every other one has committed.
             let mut group = group;
             let second = group.split_off(group.len() / 2);
-            Box::pin(commit(pool, how, group)).await;
-            Box::pin(commit(pool, how, second)).await;
+            Box::pin(commit(pool, kept, how, group)).await;
+            Box::pin(commit(pool, kept, how, second)).await;
         }
         Err(e) => {
             for b in group {
@@ -177,7 +199,7 @@ const ADVANCE_HEADS: &str = "UPDATE school_heads h SET position = h.position + r
 
 /// One statement for every batch in `group`; returns each committed school's positions.
 async fn commit_group(
-    pool: &sqlx::PgPool,
+    conn: &mut PgConnection,
     payload: PayloadType,
     lease_s: f64,
     group: &[Batch],
@@ -233,7 +255,7 @@ async fn commit_group(
         .bind(c.metadata)
         .bind(new_streams)
         .bind(new_schools)
-        .fetch_all(pool)
+        .fetch_all(conn)
         .await
         .map_err(outcome::of_commit("committing a group of batches"))?;
     let rows: HashMap<i32, i64> = group.iter().map(|b| (b.head, b.rows.len() as i64)).collect();
@@ -243,7 +265,7 @@ async fn commit_group(
 /// The same as [`commit_group`] in a transaction: one statement advances the heads and
 /// registers the new streams, then the rows of the schools it advanced go in by binary COPY.
 async fn copy_group(
-    pool: &sqlx::PgPool,
+    conn: &mut PgConnection,
     payload: PayloadType,
     lease_s: f64,
     group: &[Batch],
@@ -256,7 +278,7 @@ async fn copy_group(
         new_streams.extend_from_slice(&b.new_streams);
         new_schools.extend(std::iter::repeat_n(b.head, b.new_streams.len()));
     }
-    let mut tx = pool.begin().await.map_err(Error::db("starting a group of batches"))?;
+    let mut tx = conn.begin().await.map_err(Error::db("starting a group of batches"))?;
     let bases: HashMap<i32, i64> = sqlx::query_as(&format!(
         "WITH req AS (SELECT * FROM unnest($1::int[], $2::bigint[], $3::uuid[]) AS q(school, n, owner)), \
          {LOCK_IN_SCHOOL_ORDER}, \
