@@ -63,7 +63,9 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &AppendPlan, figures: &mu
         // rill and single hold a connection per writer; transactors share a few, since every
         // extra backend warms its own caches of partitions and shared buffers.
         let connections = match strategy {
-            Strategy::Rill | Strategy::Single | Strategy::MessageDb => (max_writers as u32 + 8).clamp(8, 90),
+            Strategy::Rill | Strategy::Single | Strategy::MessageDb => {
+                stroom_reference::append::pool_size_for(max_writers)
+            }
             Strategy::Batched | Strategy::PerSchool => 16,
         };
         // A peer writes its own database; stroom's store beside it only lends the run's shape.

@@ -49,12 +49,10 @@ pub async fn message_db(url: &str, connections: u32) -> Result<MessageDb> {
         if installed.fresh { "installed into" } else { "found in" },
         installed.database
     ));
-    let url = sqlx::ConnectOptions::to_url_lossy(&server.database(MESSAGE_DB_DATABASE));
-    Ok(MessageDb::connect(url.as_ref(), connections).await?)
+    Ok(MessageDb::connect(&database_url(url, MESSAGE_DB_DATABASE)?, connections).await?)
 }
 
-/// The schemas Message DB's functions and tables are found in, as its own pool sets them.
-pub const SEARCH_PATH: &str = "message_store,public";
+pub use stroom_reference::append::message_db::SEARCH_PATH;
 
 /// The URL of `database` on the server at `url`.
 pub fn database_url(url: &str, database: &str) -> Result<String> {

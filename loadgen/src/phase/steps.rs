@@ -116,7 +116,9 @@ impl Stepper {
             let schema =
                 Schema::new(strategy.layout(), scenario.payload).with_hash_partitions(scenario.hash_partitions);
             let connections = match strategy {
-                Strategy::Rill | Strategy::Single | Strategy::MessageDb => (writers as u32 + 4).clamp(8, 90),
+                Strategy::Rill | Strategy::Single | Strategy::MessageDb => {
+                    stroom_reference::append::pool_size_for(writers)
+                }
                 Strategy::Batched | Strategy::PerSchool => 16,
             };
             let name = format!("ab_{arm}_{}", strategy.name());

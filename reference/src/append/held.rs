@@ -18,6 +18,12 @@ use crate::error::{Error, Result};
 /// at most the pool's size less these.
 const RESERVE: usize = 8;
 
+/// The pool size for one-by-one appenders with `writers` writers: one connection each to keep,
+/// and the [`RESERVE`] (at most 90 in all, under the server's 100).
+pub fn pool_size_for(writers: usize) -> u32 {
+    (writers + RESERVE).clamp(RESERVE, 90) as u32
+}
+
 /// An appender's kept connections, shared by its clones.
 #[derive(Debug, Clone)]
 pub struct Held {
@@ -113,5 +119,8 @@ mod tests {
         assert_eq!(Held::new(lazy_pool(40)).keep, 32);
         assert_eq!(Held::new(lazy_pool(4)).keep, 0);
         assert_eq!(Held::new(lazy_pool(4)).idle(), 0);
+        assert_eq!(Held::new(lazy_pool(pool_size_for(8))).keep, 8);
+        assert_eq!(pool_size_for(1), 9);
+        assert_eq!(pool_size_for(200), 90);
     }
 }

@@ -66,12 +66,15 @@ pub fn category(school: School) -> String {
     format!("school{school}")
 }
 
+/// The schemas Message DB's functions and tables are found in, as its pool sets them.
+pub const SEARCH_PATH: &str = "message_store,public";
+
 impl MessageDb {
     /// A pool of `connections` on the database at `url`, with Message DB's search path.
     pub async fn connect(url: &str, connections: u32) -> Result<Self> {
         let options = PgConnectOptions::from_str(url)
             .map_err(Error::db("reading the Message DB URL"))?
-            .options([("search_path", "message_store,public")]);
+            .options([("search_path", SEARCH_PATH)]);
         // No ping before a connection is handed out (sqlx's default): it was one more round
         // trip per append, which `write_message` through pgbench does not pay.
         let pool = PgPoolOptions::new()

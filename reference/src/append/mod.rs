@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-pub use held::Held;
+pub use held::{pool_size_for, Held};
 pub(crate) use input::check_input;
 pub use lanes::Lanes;
 pub use routed::{Routed, RoutedStats};
