@@ -12,6 +12,9 @@
 //! transaction anywhere on the cluster holds every projector back until it ends;
 //! [`Store::feed_blocker`] names it.
 
+use sqlx::pool::PoolConnection;
+use sqlx::Postgres;
+
 use crate::error::{Error, Result};
 use crate::event::RecordedEvent;
 use crate::read_model::{Fold, ReadModel};
@@ -21,10 +24,22 @@ use crate::store::{FeedCursor, FeedSnapshot, Store};
 /// Events read from the feed at a time unless [`Projector::with_batch`] says otherwise.
 pub const DEFAULT_BATCH: usize = 1000;
 
+/// One poll's read: events below the horizon (each with its transaction id) and the cursor
+/// after them.
+struct Batch {
+    events: Vec<(i64, RecordedEvent)>,
+    next: FeedCursor,
+    horizon: i64,
+}
+
 /// A read model kept up to date from the global feed.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Projector {
     store: Store,
+    /// The feed reader's one connection, kept between polls: each return to the pool cost a
+    /// round trip (sqlx pings a connection that comes back), two per poll beside its own two.
+    /// Dropped after an error, so the next poll starts on a fresh one.
+    conn: Option<PoolConnection<Postgres>>,
     fold: Fold,
     model: ReadModel,
     cursor: FeedCursor,
@@ -46,7 +61,7 @@ impl Projector {
     /// It reads the feed on a connection of its own ([`Store::feed_reader`]).
     pub fn resume(store: Store, fold: Fold, model: ReadModel, cursor: FeedCursor) -> Self {
         let store = store.feed_reader();
-        Self { store, fold, model, cursor, skip: None, batch: DEFAULT_BATCH, exhausted_at: None }
+        Self { store, conn: None, fold, model, cursor, skip: None, batch: DEFAULT_BATCH, exhausted_at: None }
     }
 
     /// `model`, which holds exactly the events of the transactions `snapshot` holds, continued
@@ -76,11 +91,9 @@ impl Projector {
     /// returns how many the feed passed, skipped ones included (0: caught up, for now).
     pub async fn step_observed(&mut self, mut seen: impl FnMut(&RecordedEvent)) -> Result<usize> {
         let began = std::time::Instant::now();
-        let horizon = self.store.feed_horizon().await?;
-        if self.exhausted_at == Some(horizon) {
+        let Some(Batch { events, next, horizon }) = self.poll().await? else {
             return Ok(0); // no transaction has ended since the feed was read to its end
-        }
-        let (events, next) = self.store.read_feed_below(self.cursor, horizon, self.batch).await?;
+        };
         crate::slowdown::after_poll(began);
         self.exhausted_at = (events.len() < self.batch).then_some(horizon);
         let n = events.len();
@@ -96,6 +109,30 @@ impl Projector {
             self.skip = None; // past every transaction the snapshot holds
         }
         Ok(n)
+    }
+
+    /// The feed's horizon and the next batch below it, on the kept connection; `None` when
+    /// the horizon has not moved since the feed was read to its end.
+    async fn poll(&mut self) -> Result<Option<Batch>> {
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            None => self.conn.insert(
+                self.store.pool().acquire().await.map_err(Error::db("acquiring the feed reader's connection"))?,
+            ),
+        };
+        let read = async {
+            let horizon = self.store.feed_horizon_on(conn).await?;
+            if self.exhausted_at == Some(horizon) {
+                return Ok(None);
+            }
+            let (events, next) = self.store.read_feed_below_on(conn, self.cursor, horizon, self.batch).await?;
+            Ok(Some(Batch { events, next, horizon }))
+        };
+        let polled = read.await;
+        if polled.is_err() {
+            self.conn = None;
+        }
+        polled
     }
 
     /// [`Self::step_observed`] without an observer.

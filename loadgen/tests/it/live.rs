@@ -205,3 +205,29 @@ async fn an_open_transaction_holds_the_feed_and_is_named() {
     assert_eq!(after.model().digest(), fresh.digest, "nothing skipped, nothing folded twice");
     assert_eq!(live.model().digest(), fresh.digest);
 }
+
+/// A projector keeps its feed connection between polls; when the server ends that session, the
+/// poll fails once, and the next one goes on from the same cursor on a new connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_projector_whose_session_is_ended_goes_on_on_a_new_one() {
+    let db = TestDatabase::create().await;
+    let schema = Schema::new(Strategy::PerSchool.layout(), PayloadType::Jsonb);
+    let store = fresh_store(&db.url(), "ended", schema, 8).await.unwrap();
+    let day = two_days_and_the_third(&store).await;
+    let loaded = store.count().await.unwrap() as u64;
+    let mut live = Projector::from_start(store.clone(), Fold::new(Handlers::V2));
+    drain(&mut live, loaded).await;
+    let feed_sessions = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() \
+         AND (query LIKE '%pg_snapshot_xmin%' OR query LIKE '%AS xid_value%')";
+    let ended: i64 = sqlx::query_scalar(feed_sessions).fetch_one(store.pool()).await.unwrap();
+    assert_eq!(ended, 1, "the projector's one feed session");
+
+    let appender = Appender::start(Strategy::PerSchool, &store, TransactorConfig::default()).await.unwrap();
+    appender.append(day.into_iter().flatten().next().unwrap()).await.unwrap();
+    appender.stop().await;
+    assert!(live.step().await.is_err(), "the poll on the ended session fails");
+    drain(&mut live, loaded + 1).await;
+    let fresh = replay::sequential(&store, Fold::new(Handlers::V2)).await.unwrap();
+    assert_eq!(live.model().digest(), fresh.digest, "nothing skipped, nothing folded twice");
+}

@@ -11,6 +11,7 @@
 //! (for every reader, whatever schools they care about) until it ends.
 
 use sqlx::postgres::PgPoolOptions;
+use sqlx::PgConnection;
 
 use super::read::select_columns;
 use super::Store;
@@ -98,8 +99,15 @@ impl Store {
     /// transaction has ended. The feed passes only rows below it, so while it stays where it
     /// was when the feed was last read to its end, the feed has nothing new.
     pub async fn feed_horizon(&self) -> Result<i64> {
+        let mut conn = self.pool().acquire().await.map_err(Error::db("acquiring a connection for the feed"))?;
+        self.feed_horizon_on(&mut conn).await
+    }
+
+    /// [`Self::feed_horizon`] on `conn`: a caller that keeps its connection between polls
+    /// saves the round trip sqlx makes (a ping) each time a pooled connection goes back.
+    pub async fn feed_horizon_on(&self, conn: &mut PgConnection) -> Result<i64> {
         sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-            .fetch_one(self.pool())
+            .fetch_one(conn)
             .await
             .map_err(Error::db("reading the feed's horizon"))
     }
@@ -128,6 +136,18 @@ impl Store {
         horizon: i64,
         limit: usize,
     ) -> Result<(Vec<(i64, RecordedEvent)>, FeedCursor)> {
+        let mut conn = self.pool().acquire().await.map_err(Error::db("acquiring a connection for the feed"))?;
+        self.read_feed_below_on(&mut conn, cursor, horizon, limit).await
+    }
+
+    /// [`Self::read_feed_below`] on `conn` (see [`Self::feed_horizon_on`]).
+    pub async fn read_feed_below_on(
+        &self,
+        conn: &mut PgConnection,
+        cursor: FeedCursor,
+        horizon: i64,
+        limit: usize,
+    ) -> Result<(Vec<(i64, RecordedEvent)>, FeedCursor)> {
         let sql = format!(
             "SELECT {cols}, xid::text::bigint AS xid_value FROM events \
              WHERE (xid, global_position) > ($1::text::xid8, $2) AND xid < $3::text::xid8 \
@@ -139,7 +159,7 @@ impl Store {
             .bind(cursor.global_position)
             .bind(horizon.to_string())
             .bind(limit as i64)
-            .fetch_all(self.pool())
+            .fetch_all(conn)
             .await
             .map_err(Error::db("reading the global feed"))?;
         let mut next = cursor;
