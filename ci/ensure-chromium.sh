@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes sure a headless Chromium is installed for the report test (tests/report_browser.rs),
+# Makes sure a headless Chromium is installed for the report test (tests/it/report_browser.rs),
 # which renders each committed scenario's report.html in a real browser. Installs Debian's
 # chromium package when it is missing.
 set -euo pipefail

@@ -3,7 +3,7 @@
 //!
 //! The two "servers" are two databases of the test server: the migration reaches each only
 //! through its own pool, as it would two clusters. Killing stroom at each step boundary, which
-//! needs the binary, is in the workspace's `tests/migrate_crash.rs`.
+//! needs the binary, is in the workspace's `tests/it/migrate_crash.rs`.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};

@@ -5,11 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{stroom, the_error_line};
+use crate::common::{stroom, the_error_line};
 use sqlx::Connection;
 use stroom_cluster::testing::TestDatabase;
-
-mod common;
 
 fn scenario(dir: &Path, events: u64) -> PathBuf {
     let path = dir.join("s.toml");

@@ -2,9 +2,7 @@
 //! phase, and a transaction held open in another database that freezes the feed, is named
 //! while it does, and is reported apart from the rest.
 
-use common::stroom;
-
-mod common;
+use crate::common::stroom;
 
 const SCENARIO: &str = r#"
 name = "lag"

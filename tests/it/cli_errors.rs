@@ -1,8 +1,6 @@
 //! Bad input gets one clear line on stderr and a non-zero exit, never a panic.
 
-mod common;
-
-use common::{stroom, the_error_line};
+use crate::common::{stroom, the_error_line};
 
 #[test]
 fn missing_server_binaries_say_how_to_get_them() {

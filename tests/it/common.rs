@@ -1,5 +1,4 @@
 //! Running the `stroom` binary and reading its one error line, for the CLI test files.
-#![allow(dead_code)] // each test file uses its own share of these
 
 use std::process::{Command, Output};
 

@@ -4,9 +4,7 @@
 
 use std::path::Path;
 
-use common::stroom;
-
-mod common;
+use crate::common::stroom;
 
 fn scenario(dir: &Path, seed: u64) -> std::path::PathBuf {
     let path = dir.join(format!("s{seed}.toml"));

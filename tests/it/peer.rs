@@ -2,8 +2,6 @@
 //! Message DB, installs it into a database of its own on the run's server, and measures it
 //! beside stroom's own strategy, writing through Message DB's own `write_message`.
 
-mod common;
-
 use std::process::Command;
 
 use sqlx::{ConnectOptions, Connection};
@@ -78,11 +76,11 @@ async fn without_npm_a_run_naming_message_db_fails_before_anything_runs() {
     let (scenario, results, empty) = (dir.path().join("peer.toml"), dir.path().join("results"), dir.path().join("bin"));
     std::fs::create_dir(&empty).unwrap();
     std::fs::write(&scenario, SCENARIO).unwrap();
-    let out = common::stroom(
+    let out = crate::common::stroom(
         &["run", scenario.to_str().unwrap(), "--database-url", &db.url(), "--results", results.to_str().unwrap()],
         &[("PATH", empty.to_str().unwrap()), ("STROOM_CACHE_DIR", dir.path().join("cache").to_str().unwrap())],
     );
-    let line = common::the_error_line(&out);
+    let line = crate::common::the_error_line(&out);
     assert!(line.contains("Message DB: `npm` was not found"), "{line}");
     assert!(line.contains("apt-get install npm"), "{line}");
     assert!(!results.join("peer").exists(), "nothing ran, so nothing was written");

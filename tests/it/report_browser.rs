@@ -9,12 +9,10 @@
 //! `STROOM_SCREENSHOTS=DIR` also saves a screenshot of each page there (results/screenshots
 //! holds the README's).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::stroom;
+use crate::common::stroom;
 use serde_json::Value;
 
 /// The chart palette (output/chart.rs), to tell a data series from axes and grid lines.

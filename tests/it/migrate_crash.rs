@@ -3,11 +3,9 @@
 //! The two servers are two databases of the test server, each reached by its own URL, except
 //! where a server is killed: there they are two clusters of their own.
 
-mod common;
-
 use std::os::unix::process::ExitStatusExt;
 
-use common::{stroom, the_error_line};
+use crate::common::{stroom, the_error_line};
 use sqlx::{Connection, PgPool};
 use stroom_cluster::testing::TestDatabase;
 use stroom_cluster::{Cluster, ClusterOptions, Profile};
