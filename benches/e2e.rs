@@ -13,7 +13,7 @@
 //!    at a fixed rate, generator, memory) are left to `stroom ab` by hand: they do not fit
 //!    CI's time.
 //!
-//! `STROOM_GATE_BUDGET` sets the A/B run's time for steps (default "7min"); building the base
+//! `STROOM_GATE_BUDGET` sets the A/B run's time for steps (default "5min"); building the base
 //! takes a few minutes more the first time (it is cached under target/ab/ by commit).
 
 use std::path::Path;
@@ -42,7 +42,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let budget = std::env::var("STROOM_GATE_BUDGET").unwrap_or_else(|_| "7min".into());
+    let budget = std::env::var("STROOM_GATE_BUDGET").unwrap_or_else(|_| "5min".into());
     eprintln!(
         "e2e: stroom ab of this build against {base} (results/gate-base) on scenarios/gate.toml, {budget} of steps"
     );

@@ -45,7 +45,7 @@ fn ab(
     c.args(["ab", scenario.to_str().unwrap(), "--base", me, "--head", me, "--database-url", url]);
     c.args(["--results", results.to_str().unwrap()]);
     match extra.is_empty() {
-        true => c.args(["--min-blocks", "8", "--max-blocks", "8", "--budget", "5min", "--steps-budget", "0s"]),
+        true => c.args(["--min-blocks", "6", "--max-blocks", "6", "--budget", "5min", "--steps-budget", "0s"]),
         false => c.args(extra),
     };
     for e in head_env {
@@ -82,12 +82,12 @@ async fn a_slowed_fold_is_slower_and_a_build_against_itself_is_not() {
     let _alone = ONE_AT_A_TIME.lock().await;
     let db = TestDatabase::create().await;
     let dir = tempfile::tempdir().unwrap();
-    // A quarter of the fold's rate: 8 blocks must decide it on a noisy shared machine (the gate's
+    // A quarter of the fold's rate: 6 blocks must decide it on a noisy shared machine (the gate's
     // power against small slowdowns is measured in results/gate.md, not here).
     let (code, slowed) = ab(dir.path(), &db.url(), SCENARIO, &["STROOM_SLOWDOWN=fold=0.75"], &[]);
     assert_eq!(verdict(&slowed, "replay.fold.events_per_s"), "slower", "{slowed}");
     assert_eq!(code, Some(3), "a slower figure exits 3");
-    assert_eq!(slowed["orders"].as_array().unwrap().len(), 8);
+    assert_eq!(slowed["orders"].as_array().unwrap().len(), 6);
     assert_eq!(slowed["orders"][0], "base,head");
     assert_eq!(slowed["orders"][1], "head,base");
     assert!(slowed["wrong"].as_array().unwrap().is_empty());
@@ -135,7 +135,7 @@ async fn in_steps_a_slowed_lane_commit_and_fold_are_slower_and_a_build_against_i
     let _alone = ONE_AT_A_TIME.lock().await;
     let db = TestDatabase::create().await;
     let dir = tempfile::tempdir().unwrap();
-    let steps = ["--budget", "0s", "--steps-budget", "90s", "--min-rounds", "8"];
+    let steps = ["--budget", "0s", "--steps-budget", "80s", "--min-rounds", "8"];
     // A quarter of the rate: the rounds must decide it on a noisy shared machine.
     let (code, slowed) = ab(dir.path(), &db.url(), STEPPED, &["STROOM_SLOWDOWN=lane-commit=0.75,fold=0.75"], &steps);
     assert_eq!(code, Some(3), "a slower figure exits 3: {slowed}");

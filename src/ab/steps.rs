@@ -1,6 +1,7 @@
 //! The steps of `stroom ab`: both arms' step processes (`stroom ab-steps`) prepared once, then
 //! rounds in which each step runs on one arm and right after on the other, the first arm
 //! alternating from step to step and round to round. Each round gives one pair per figure.
+//! The fold, when both arms can, runs as slices of one pass each, the arms in turns.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use stroom_loadgen::ab;
-use stroom_loadgen::{note, StepOutcome};
+use stroom_loadgen::{note, StepOutcome, FOLD_SLICE, SLICE_EVENTS, SLICE_SECONDS};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
@@ -106,6 +107,27 @@ impl StepArm {
     }
 }
 
+/// Slices of the fold a round's fold step takes, both arms together: 24 passes each, about
+/// as long as one arm's unsliced fold step.
+const FOLD_SLICES: usize = 48;
+/// The figure the fold's slices make.
+const FOLD_FIGURE: &str = "step.replay.fold.events_per_s";
+
+/// The fold step as [`FOLD_SLICES`] passes, the arms in turns `order[0]`, `order[1]`,
+/// `order[1]`, `order[0]`, and so on (a drift of the core's speed within the step then
+/// weighs on both alike): each arm's events folded over the seconds they took.
+async fn fold_in_slices(arms: [&mut StepArm; 2], order: [usize; 2]) -> anyhow::Result<[f64; 2]> {
+    let (mut events, mut seconds) = ([0.0; 2], [0.0; 2]);
+    for k in 0..FOLD_SLICES {
+        let slot = if matches!(k % 4, 0 | 3) { order[0] } else { order[1] };
+        let out = arms[slot].step(FOLD_SLICE).await?;
+        let got = |name: &str| out.figures.get(name).copied().with_context(|| format!("a fold slice without {name}"));
+        events[slot] += got(SLICE_EVENTS)?;
+        seconds[slot] += got(SLICE_SECONDS)?;
+    }
+    Ok([events[0] / seconds[0], events[1] / seconds[1]])
+}
+
 /// Runs rounds of steps until every step figure is decided (after `min_rounds`), `budget`
 /// has no room for another round, or 400 rounds.
 pub async fn run(
@@ -123,6 +145,9 @@ pub async fn run(
     let (mut head, head_steps) =
         StepArm::start(arms[1], "head", scenario, url, dir).await.context("the head arm's steps")?;
     let steps: Vec<String> = base_steps.iter().filter(|s| head_steps.contains(s)).cloned().collect();
+    // Both arms fold a pass at a time: the fold step is then slices of both in turns.
+    let sliced = steps.iter().any(|s| s == FOLD_SLICE);
+    let steps: Vec<String> = steps.into_iter().filter(|s| s != FOLD_SLICE).collect();
     anyhow::ensure!(!steps.is_empty(), "the arms have no step in common (base: {base_steps:?}, head: {head_steps:?})");
     // The headline strategy's appends, the fold and the poll run every round; the other
     // strategies' appends take turns, one a round, so a round stays a few seconds long.
@@ -148,6 +173,16 @@ pub async fn run(
         let this_round: Vec<&String> = every.iter().chain(turns.get(r % turns.len().max(1))).collect();
         for (j, step) in this_round.into_iter().enumerate() {
             let order: [usize; 2] = if (r + j) % 2 == 0 { [0, 1] } else { [1, 0] };
+            if sliced && step == "fold" {
+                let rates =
+                    fold_in_slices([&mut base, &mut head], order).await.with_context(|| format!("round {}", r + 1))?;
+                for (slot, rate) in rates.into_iter().enumerate() {
+                    let side = if slot == 0 { &mut row.base } else { &mut row.head };
+                    side.insert(FOLD_FIGURE.into(), rate);
+                }
+                row.base_first.insert(FOLD_FIGURE.into(), order[0] == 0);
+                continue;
+            }
             for slot in order {
                 let arm = if slot == 0 { &mut base } else { &mut head };
                 let out = arm.step(step).await.with_context(|| format!("round {}", r + 1))?;

@@ -48,17 +48,30 @@ fn fixed_set() -> Result<&'static [stroom_reference::read_model::Envelope]> {
 
 /// One measurement of the fixed fold, events/s.
 pub fn once() -> Result<f64> {
+    let (events, seconds) = passes(PASSES)?;
+    Ok(events / seconds)
+}
+
+/// One pass of the fixed fold (~20 ms here): the events folded and the seconds it took. A
+/// stepped A/B run interleaves the arms' passes one by one (`fold-slice`), because this
+/// core's speed moves within a tenth of a second.
+pub fn slice() -> Result<(f64, f64)> {
+    passes(1)
+}
+
+/// The fixed fold `n` times over, each into a new model: events folded and seconds taken.
+fn passes(n: usize) -> Result<(f64, f64)> {
     let set = fixed_set()?;
     let fold = Fold::default();
     let started = Instant::now();
-    for _ in 0..PASSES {
+    for _ in 0..n {
         let mut model = ReadModel::default();
         for e in set {
             fold.apply(&mut model, e);
         }
         std::hint::black_box(&model);
     }
-    Ok((set.len() * PASSES) as f64 / started.elapsed().as_secs_f64())
+    Ok(((set.len() * n) as f64, started.elapsed().as_secs_f64()))
 }
 
 /// Measures the fixed fold and records `calibrate.cpu_fold.events_per_s`.

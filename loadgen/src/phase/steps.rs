@@ -13,6 +13,12 @@
 //!   [`APPEND_SECONDS`] after a short warm-up: `append.<s>.c<N>.events_per_s`, and the server
 //!   CPU per event when the server is local.
 //! * `fold`: the fixed fold, at least [`FOLD_SECONDS`]: `replay.fold.events_per_s`.
+//! * `fold-slice`: one pass of the fixed fold, ~20 ms: `step.fold_slice.events` and
+//!   `step.fold_slice.seconds`, not a figure of its own. The runner interleaves many slices of
+//!   both arms, one by one, and makes the fold's figure of their sums: this core's speed moves
+//!   by ±10% from one tenth of a second to the next and stays at a level for seconds, so two
+//!   0.4 s folds of one build, one after the other, differed by 13–19% (one σ of the log ratio)
+//!   in A/A runs here, and 24 slices each taken in turns by 4–6%.
 //! * `poll`: a projector on the first partitioned strategy's store (per-school's) reads its
 //!   feed from the start, in full batches of [`POLL_BATCH`], for at least [`POLL_SECONDS`]:
 //!   `live.<s>.project_poll_ms`, the mean time of one poll (the feed query and the fold of its
@@ -45,6 +51,12 @@ pub const APPEND_SECONDS: f64 = 1.0;
 const APPEND_WARMUP_S: f64 = 0.25;
 /// The fold step's least length.
 pub const FOLD_SECONDS: f64 = 0.4;
+/// The step that folds once, for a runner that interleaves the arms' folds pass by pass.
+pub const FOLD_SLICE: &str = "fold-slice";
+/// What a fold slice answers: events folded, and the seconds they took.
+pub const SLICE_EVENTS: &str = "step.fold_slice.events";
+/// See [`SLICE_EVENTS`].
+pub const SLICE_SECONDS: &str = "step.fold_slice.seconds";
 /// Events a poll of the poll step reads.
 pub const POLL_BATCH: usize = 500;
 /// The poll step's least length.
@@ -91,6 +103,7 @@ pub fn step_names(scenario: &Scenario) -> Vec<String> {
         .unwrap_or_default();
     names.extend(strategies.iter().map(|s| format!("append:{}", s.name())));
     names.push("fold".into());
+    names.push(FOLD_SLICE.into());
     if strategies.iter().any(|s| s.layout() == stroom_reference::Layout::Partitioned) {
         names.push("poll".into());
     }
@@ -177,6 +190,10 @@ impl Stepper {
                 events += rate * t.elapsed().as_secs_f64();
             }
             out.figures.insert("step.replay.fold.events_per_s".into(), events / started.elapsed().as_secs_f64());
+        } else if name == FOLD_SLICE {
+            let (events, seconds) = cpu_reference::slice()?;
+            out.figures.insert(SLICE_EVENTS.into(), events);
+            out.figures.insert(SLICE_SECONDS.into(), seconds);
         } else if name == "poll" {
             let Some(lane) = self.poll_lane.map(|i| &self.lanes[i]) else {
                 return Err(Error::Task("the poll step needs a partitioned strategy in [append]".into()));
@@ -198,7 +215,7 @@ impl Stepper {
                     .insert(format!("step.live.{s}.project_poll_ms"), took.as_secs_f64() * 1e3 / f64::from(polls));
             }
         } else {
-            return Err(Error::Task(format!("{name:?} is not a step (append:<strategy>, fold, poll)")));
+            return Err(Error::Task(format!("{name:?} is not a step (append:<strategy>, fold, fold-slice, poll)")));
         }
         Ok(out)
     }
