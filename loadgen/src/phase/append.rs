@@ -25,7 +25,7 @@ use stroom_reference::{Appender, NewEvent, Schema, Store, Strategy, TransactorCo
 
 use super::closed_loop::closed_loop;
 use super::feed::Feed;
-use super::open_loop::{open_loop, record_open, slo_held_to, worst_of, Failures, Window};
+use super::open_loop::{open_loop, record_lateness, record_open, slo_held_to, worst_of, Failures, Window};
 use super::{all_schools, generator_config, peer, pgbench, settle};
 use crate::error::Result;
 use crate::figures::{Figure, Figures};
@@ -339,7 +339,7 @@ async fn open_schedules(
         // Checkpoints and autovacuum runs, to mark on the schedule's seconds.
         let watch = ActivityWatch::start(store.pool().clone());
         let watched_from = Instant::now();
-        let Window { mut recorded, saturated, host } = open_loop(
+        let Window { mut recorded, saturated, host, lateness } = open_loop(
             appender,
             feed,
             (rate, plan.arrivals, seed),
@@ -368,6 +368,7 @@ async fn open_schedules(
         s.errors += recorded.errors;
         let prefix = format!("append.{name}.{label}");
         record_open(figures, &prefix, &recorded, saturated, host);
+        record_lateness(figures, &prefix, &lateness);
         if let Some(lag) = &lag {
             lag.record_schedule(figures, &prefix, |_| true);
         }

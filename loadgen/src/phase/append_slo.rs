@@ -6,7 +6,7 @@
 use stroom_reference::read_model::Fold;
 
 use super::append::{one, StrategyRun};
-use super::open_loop::{open_loop, record_open, Window};
+use super::open_loop::{open_loop, record_lateness, record_open, Window};
 use super::slo_search::{confirmed, step_down, Bounds, Confirmed, Search, Step};
 use crate::error::Result;
 use crate::figures::Figures;
@@ -38,7 +38,7 @@ pub(super) async fn search(
         let i = steps.len() + 1;
         let seed = s.scenario.seed.wrapping_add(1000 + i as u64);
         let what = format!("SLO search step {i}");
-        let (Window { recorded, saturated, host }, activity, lag) =
+        let (Window { recorded, saturated, host, lateness }, activity, lag) =
             slo_window(s, plan, (rate, search_plan.step_s, seed), &what).await?;
         let p99_ms = recorded.latency_ms(0.99);
         let harness_bound = recorded.harness_bound();
@@ -57,6 +57,7 @@ pub(super) async fn search(
         }
         let prefix = format!("append.{name}.slo_step{i}");
         record_open(figures, &prefix, &recorded, saturated, host);
+        record_lateness(figures, &prefix, &lateness);
         if let Some(lag) = &lag {
             lag.record(figures, &prefix);
         }
@@ -115,10 +116,11 @@ pub(super) async fn search(
     let half = (rate / 2.0).round();
     if half >= 1.0 {
         let seed = s.scenario.seed.wrapping_add(2000);
-        let (Window { recorded, saturated, host }, _, lag) =
+        let (Window { recorded, saturated, host, lateness }, _, lag) =
             slo_window(s, plan, (half, search_plan.step_s, seed), "half the SLO rate").await?;
         s.errors += recorded.errors;
         record_open(figures, &format!("{prefix}.half_slo"), &recorded, saturated, host);
+        record_lateness(figures, &format!("{prefix}.half_slo"), &lateness);
         if let Some(lag) = &lag {
             lag.record(figures, &format!("{prefix}.half_slo"));
         }
@@ -162,7 +164,7 @@ async fn confirm(
     for k in 1..=search_plan.confirm_tries {
         let seed = s.scenario.seed.wrapping_add(3000 + k as u64);
         let what = format!("confirming the SLO rate, try {k}/{}", search_plan.confirm_tries);
-        let (Window { recorded, saturated, host }, activity, lag) =
+        let (Window { recorded, saturated, host, lateness }, activity, lag) =
             slo_window(s, plan, (rate, seconds, seed), &what).await?;
         s.errors += recorded.errors;
         let minutes: Vec<f64> = recorded.per_minute().into_iter().map(|(_, p99, _)| p99).collect();
@@ -181,6 +183,7 @@ async fn confirm(
         ));
         let try_prefix = format!("{prefix}.slo_confirm{k}");
         record_open(figures, &try_prefix, &recorded, saturated, host);
+        record_lateness(figures, &try_prefix, &lateness);
         figures.insert(format!("{try_prefix}.offered_events_per_s"), one("events/s", rate));
         figures.insert(format!("{try_prefix}.worst_minute_p99_ms"), one("ms", worst));
         figures.insert(format!("{try_prefix}.checkpoints"), one("count", checkpoints as f64));

@@ -19,7 +19,7 @@ use super::schedule::Schedule;
 use super::ticker::Ticker;
 use crate::figures::{Figure, Figures};
 use crate::measure::latency::{aggregate, Readiness, Recorded};
-use crate::measure::{HostCpu, LagMeter};
+use crate::measure::{HostCpu, LagMeter, Lateness, Way};
 use crate::progress::note;
 use crate::scenario::{Arrival, Arrivals};
 
@@ -58,6 +58,8 @@ pub(super) struct Window {
     pub saturated: bool,
     /// The whole machine's (busy, steal) shares of CPU over the window, where readable.
     pub host: Option<(f64, f64)>,
+    /// Where the measured arrivals' starts were late, stage by stage.
+    pub lateness: Lateness,
 }
 
 /// Dispatches on the `rate` schedule for the warm-up plus the measured window.
@@ -77,18 +79,26 @@ pub(super) async fn open_loop(
     let (samples_tx, samples_rx) = mpsc::unbounded_channel();
     let aggregator = tokio::spawn(aggregate(samples_rx, from, until));
     let outstanding = Arc::new(AtomicI64::new(0));
+    let lateness = Lateness::default();
     let mut queues = Vec::new();
     let mut tasks = Vec::new();
     for _ in 0..users {
-        let (tx, mut rx) = mpsc::unbounded_channel::<(Append, Instant)>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<(Append, Way)>();
         queues.push(tx);
-        let (appender, samples, outstanding, failures, lag) =
-            (appender.clone(), samples_tx.clone(), outstanding.clone(), failures.clone(), lag.cloned());
+        let (appender, samples, outstanding, failures, lag, lateness) = (
+            appender.clone(),
+            samples_tx.clone(),
+            outstanding.clone(),
+            failures.clone(),
+            lag.cloned(),
+            lateness.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             // A command due before this user's last one ended waited for the store, not for
             // the harness.
             let mut turns = Readiness::default();
-            while let Some((a, intended)) = rx.recv().await {
+            while let Some((a, way)) = rx.recv().await {
+                let intended = way.due;
                 let ids: Vec<_> = match &lag {
                     Some(_) if intended >= from => a.events.iter().map(|e| e.id).collect(),
                     _ => Vec::new(),
@@ -102,7 +112,11 @@ pub(super) async fn open_loop(
                 if let (true, Some(lag)) = (ok, &lag) {
                     ids.into_iter().for_each(|id| lag.acked(id));
                 }
-                let _ = samples.send(turns.sample(intended, started, Instant::now(), ok));
+                let sample = turns.sample(intended, started, Instant::now(), ok);
+                if intended >= from {
+                    lateness.record(&way, sample.ready, started);
+                }
+                let _ = samples.send(sample);
                 outstanding.fetch_sub(1, Ordering::Relaxed);
             }
         }));
@@ -116,7 +130,9 @@ pub(super) async fn open_loop(
     let mut saturated = false;
     let mut unsent = 0u64;
     let mut to_fail = failures.1;
-    while let Some(intended) = ticker.next().await {
+    while let Some(tick) = ticker.next_tick().await {
+        let way = Way { due: tick.due, woke: tick.woke, taken: Instant::now() };
+        let intended = tick.due;
         if saturated || outstanding.load(Ordering::Relaxed) > backlog_limit {
             if !saturated {
                 ticker.hurry();
@@ -133,13 +149,14 @@ pub(super) async fn open_loop(
             to_fail -= 1;
             let stale = Append { expected_version: a.expected_version + 1_000_000, ..a.clone() };
             outstanding.fetch_add(1, Ordering::Relaxed);
-            let _ = queues[k].send((stale, intended));
+            let _ = queues[k].send((stale, way));
         }
         outstanding.fetch_add(1, Ordering::Relaxed);
-        if queues[k].send((a, intended)).is_err() {
+        if queues[k].send((a, way)).is_err() {
             break;
         }
     }
+    lateness.set_ticker_realtime(ticker.realtime());
     drop(queues);
     for t in tasks {
         let _ = t.await;
@@ -147,7 +164,7 @@ pub(super) async fn open_loop(
     let mut recorded = aggregator.await.expect("aggregator task");
     recorded.unsent = unsent;
     let host = HostCpu::since(host);
-    Window { recorded, saturated, host }
+    Window { recorded, saturated, host, lateness }
 }
 
 /// The arrival rate reached before the first second whose p99 latency broke the SLO; the
@@ -190,6 +207,21 @@ pub(crate) fn record_open(
     if let Some((busy, steal)) = host {
         figures.insert(format!("{prefix}.host_busy_share"), one("share", busy));
         figures.insert(format!("{prefix}.host_steal_share"), one("share", steal));
+    }
+}
+
+/// Where the window's arrivals started late, stage by stage
+/// ([`crate::measure::Lateness`]): `<prefix>.late_<stage>_share` (over the harness's 1 ms) and
+/// `<prefix>.late_<stage>_p99_ms`; and `<prefix>.ticker_realtime`, 1 when the arrivals were
+/// timed by a thread in the real-time class ([`super::ticker`]), 0 when it was not allowed.
+pub(crate) fn record_lateness(figures: &mut Figures, prefix: &str, lateness: &Lateness) {
+    let one = |unit: &str, v: f64| Figure::from_repetitions(unit, vec![v]);
+    for (stage, share, p99_ms, _) in lateness.stages() {
+        figures.insert(format!("{prefix}.late_{stage}_share"), one("share", share));
+        figures.insert(format!("{prefix}.late_{stage}_p99_ms"), one("ms", p99_ms));
+    }
+    if let Some(realtime) = lateness.ticker_realtime() {
+        figures.insert(format!("{prefix}.ticker_realtime"), one("flag", f64::from(u8::from(realtime))));
     }
 }
 

@@ -10,7 +10,7 @@ use stroom_reference::{Appender, Schema, Strategy, TransactorConfig};
 
 use super::append::load_until;
 use super::feed::{Feed, LOW_WATER_LONG};
-use super::open_loop::{open_loop, record_open, Failures, Window};
+use super::open_loop::{open_loop, record_lateness, record_open, Failures, Window};
 use super::{all_schools, generator_config};
 use crate::error::{Error, Result};
 use crate::figures::{Figure, Figures};
@@ -86,7 +86,7 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &SoakPlan, rate: f64, fig
     ));
     let watch = ActivityWatch::start(store.pool().clone());
     let failures = Failures::default();
-    let Window { recorded, saturated, host } = open_loop(
+    let Window { recorded, saturated, host, lateness } = open_loop(
         &appender,
         &mut feed,
         (Arrival::Constant(rate), Arrivals::Poisson, scenario.seed),
@@ -107,6 +107,7 @@ pub async fn run(url: &str, scenario: &Scenario, plan: &SoakPlan, rate: f64, fig
     let one = |unit: &str, v: f64| Figure::from_repetitions(unit, vec![v]);
     figures.insert("soak.rate_events_per_s".into(), one("events/s", rate));
     record_open(figures, "soak", &recorded, saturated, host);
+    record_lateness(figures, "soak", &lateness);
     let minutes = recorded.per_minute();
     let mut series: Series = vec![
         ("soak.p50_per_minute".into(), Vec::new()),
