@@ -37,7 +37,7 @@ pub use output::gate_section::put as put_gate_section;
 pub use output::result_file::{check_writable, write_run_dir, RunResult, RESULT_VERSION};
 pub use phase::faults::{writer_main as faults_writer, WriterArgs as FaultsWriterArgs};
 pub use phase::settle;
-pub use phase::steps::{step_names, StepOutcome, Stepper, FOLD_SLICE, SLICE_EVENTS, SLICE_SECONDS};
+pub use phase::steps::{step_names, Per, Sliced, StepOutcome, Stepper, SLICED};
 pub use progress::note;
 pub use run::{run, Outcome};
 pub use scenario::{AppendPlan, Arrival, Calibrate, Inject, Population, ReplayPlan, Scenario, SLOWDOWN_VAR};

@@ -1,7 +1,8 @@
 //! The steps of `stroom ab`: both arms' step processes (`stroom ab-steps`) prepared once, then
 //! rounds in which each step runs on one arm and right after on the other, the first arm
 //! alternating from step to step and round to round. Each round gives one pair per figure.
-//! The fold, when both arms can, runs as slices of one pass each, the arms in turns.
+//! The fold and the poll, when both arms can, run as slices (one pass, one poll), the arms in
+//! turns.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use stroom_loadgen::ab;
-use stroom_loadgen::{note, StepOutcome, FOLD_SLICE, SLICE_EVENTS, SLICE_SECONDS};
+use stroom_loadgen::{note, Sliced, StepOutcome, SLICED};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
@@ -107,25 +108,27 @@ impl StepArm {
     }
 }
 
-/// Slices of the fold a round's fold step takes, both arms together: 24 passes each, about
-/// as long as one arm's unsliced fold step.
-const FOLD_SLICES: usize = 48;
-/// The figure the fold's slices make.
-const FOLD_FIGURE: &str = "step.replay.fold.events_per_s";
-
-/// The fold step as [`FOLD_SLICES`] passes, the arms in turns `order[0]`, `order[1]`,
-/// `order[1]`, `order[0]`, and so on (a drift of the core's speed within the step then
-/// weighs on both alike): each arm's events folded over the seconds they took.
-async fn fold_in_slices(arms: [&mut StepArm; 2], order: [usize; 2]) -> anyhow::Result<[f64; 2]> {
-    let (mut events, mut seconds) = ([0.0; 2], [0.0; 2]);
-    for k in 0..FOLD_SLICES {
+/// The step `sliced` stands for as `sliced.slices` slices, the arms in turns `order[0]`,
+/// `order[1]`, `order[1]`, `order[0]`, and so on (a drift of the core's speed within the step
+/// then weighs on both alike): the figure's name, and each arm's figure of its summed work and
+/// seconds.
+async fn in_slices(sliced: &Sliced, arms: [&mut StepArm; 2], order: [usize; 2]) -> anyhow::Result<(String, [f64; 2])> {
+    let (mut work, mut seconds) = ([0.0; 2], [0.0; 2]);
+    let mut figure = sliced.figure.to_string();
+    for k in 0..sliced.slices {
         let slot = if matches!(k % 4, 0 | 3) { order[0] } else { order[1] };
-        let out = arms[slot].step(FOLD_SLICE).await?;
-        let got = |name: &str| out.figures.get(name).copied().with_context(|| format!("a fold slice without {name}"));
-        events[slot] += got(SLICE_EVENTS)?;
-        seconds[slot] += got(SLICE_SECONDS)?;
+        let out = arms[slot].step(sliced.slice).await?;
+        let got = |name: &str| {
+            out.figures.get(name).copied().with_context(|| format!("a {} without {name}", sliced.slice))
+        };
+        work[slot] += got(sliced.work)?;
+        seconds[slot] += got(sliced.seconds)?;
+        if let Some(named) = out.figures.keys().find(|k| *k != sliced.work && *k != sliced.seconds) {
+            figure.clone_from(named);
+        }
     }
-    Ok([events[0] / seconds[0], events[1] / seconds[1]])
+    anyhow::ensure!(!figure.is_empty(), "the {} slices named no figure", sliced.step);
+    Ok((figure, [sliced.figure_of(work[0], seconds[0]), sliced.figure_of(work[1], seconds[1])]))
 }
 
 /// Runs rounds of steps until every step figure is decided (after `min_rounds`), `budget`
@@ -145,18 +148,19 @@ pub async fn run(
     let (mut head, head_steps) =
         StepArm::start(arms[1], "head", scenario, url, dir).await.context("the head arm's steps")?;
     let steps: Vec<String> = base_steps.iter().filter(|s| head_steps.contains(s)).cloned().collect();
-    // Both arms fold a pass at a time: the fold step is then slices of both in turns.
-    let sliced = steps.iter().any(|s| s == FOLD_SLICE);
-    let steps: Vec<String> = steps.into_iter().filter(|s| s != FOLD_SLICE).collect();
+    // Where both arms have a step's slice, the step is slices of both in turns.
+    let sliced: Vec<Sliced> = SLICED.into_iter().filter(|s| steps.iter().any(|n| n == s.slice)).collect();
+    let steps: Vec<String> = steps.into_iter().filter(|n| !SLICED.iter().any(|s| s.slice == n)).collect();
     anyhow::ensure!(!steps.is_empty(), "the arms have no step in common (base: {base_steps:?}, head: {head_steps:?})");
     // The headline strategy's appends, the fold and the poll run every round; the other
     // strategies' appends take turns, one a round, so a round stays a few seconds long.
     let (every, turns): (Vec<String>, Vec<String>) =
         steps.iter().cloned().partition(|s| !s.starts_with("append:") || s == "append:per-school");
     note(format_args!(
-        "ab: steps: every round {}{}; each step on both arms back to back",
+        "ab: steps: every round {}{}; each step on both arms back to back{}",
         every.join(", "),
-        if turns.is_empty() { String::new() } else { format!(", and in turn one of {}", turns.join(", ")) }
+        if turns.is_empty() { String::new() } else { format!(", and in turn one of {}", turns.join(", ")) },
+        sliced.iter().map(|s| format!(", {} as {} slices in turns", s.step, s.slices)).collect::<String>()
     ));
     let until = Instant::now() + budget;
     let mut rounds = Rounds {
@@ -173,14 +177,13 @@ pub async fn run(
         let this_round: Vec<&String> = every.iter().chain(turns.get(r % turns.len().max(1))).collect();
         for (j, step) in this_round.into_iter().enumerate() {
             let order: [usize; 2] = if (r + j) % 2 == 0 { [0, 1] } else { [1, 0] };
-            if sliced && step == "fold" {
-                let rates =
-                    fold_in_slices([&mut base, &mut head], order).await.with_context(|| format!("round {}", r + 1))?;
-                for (slot, rate) in rates.into_iter().enumerate() {
-                    let side = if slot == 0 { &mut row.base } else { &mut row.head };
-                    side.insert(FOLD_FIGURE.into(), rate);
-                }
-                row.base_first.insert(FOLD_FIGURE.into(), order[0] == 0);
+            if let Some(slices) = sliced.iter().find(|s| s.step == step) {
+                let (figure, values) = in_slices(slices, [&mut base, &mut head], order)
+                    .await
+                    .with_context(|| format!("round {}", r + 1))?;
+                row.base.insert(figure.clone(), values[0]);
+                row.head.insert(figure.clone(), values[1]);
+                row.base_first.insert(figure, order[0] == 0);
                 continue;
             }
             for slot in order {
