@@ -118,9 +118,8 @@ async fn in_slices(sliced: &Sliced, arms: [&mut StepArm; 2], order: [usize; 2]) 
     for k in 0..sliced.slices {
         let slot = if matches!(k % 4, 0 | 3) { order[0] } else { order[1] };
         let out = arms[slot].step(sliced.slice).await?;
-        let got = |name: &str| {
-            out.figures.get(name).copied().with_context(|| format!("a {} without {name}", sliced.slice))
-        };
+        let got =
+            |name: &str| out.figures.get(name).copied().with_context(|| format!("a {} without {name}", sliced.slice));
         work[slot] += got(sliced.work)?;
         seconds[slot] += got(sliced.seconds)?;
         if let Some(named) = out.figures.keys().find(|k| *k != sliced.work && *k != sliced.seconds) {
